@@ -1,0 +1,37 @@
+// Removes expired rows in small batches, so a large backlog never holds long locks.
+import type { Db } from './knex.ts';
+
+/** Rows stay this long past expiry: clock tolerance, and reuse detection of consumed codes and tokens. */
+export const SWEEP_GRACE_SECONDS = 600;
+
+export interface SweepOptions {
+  now: Date;
+  graceSeconds?: number;
+  loginEventRetentionDays: number;
+  batchSize?: number;
+}
+
+export type SweepCounts = Record<'oidc_payloads' | 'siwe_nonces' | 'login_events', number>;
+
+async function deleteInBatches(db: Db, table: string, key: string, column: string, before: Date, batchSize: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db(table)
+      .whereIn(key, db(table).select(key).where(column, '<', before).limit(batchSize))
+      .delete();
+    total += deleted;
+    if (deleted < batchSize) return total;
+  }
+}
+
+export async function sweepExpired(db: Db, opts: SweepOptions): Promise<SweepCounts> {
+  const batch = opts.batchSize ?? 5000;
+  const cutoff = new Date(opts.now.getTime() - (opts.graceSeconds ?? SWEEP_GRACE_SECONDS) * 1000);
+  const eventsCutoff = new Date(opts.now.getTime() - opts.loginEventRetentionDays * 86400_000);
+  return {
+    // ctid addresses the physical row: oidc_payloads has a composite key.
+    oidc_payloads: await deleteInBatches(db, 'oidc_payloads', 'ctid', 'expires_at', cutoff, batch),
+    siwe_nonces: await deleteInBatches(db, 'siwe_nonces', 'nonce', 'expires_at', cutoff, batch),
+    login_events: await deleteInBatches(db, 'login_events', 'id', 'occurred_at', eventsCutoff, batch),
+  };
+}

@@ -1,0 +1,24 @@
+// Maps any error on our routes to the login contract's answer: `{error, error_description}` with a stable code.
+import type { Context } from 'koa';
+import { errors as oidcErrors } from 'oidc-provider';
+import { AppError } from '../errors.ts';
+
+/** Turns library errors (body parser, oidc-provider) into AppErrors; anything else stays a bug. */
+export function toAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (err instanceof oidcErrors.SessionNotFound) {
+    return new AppError('interaction_not_found', 'this login has expired or was opened in another browser; start again from the application');
+  }
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
+    if (status === 413) return new AppError('payload_too_large', 'the request body is too large');
+    if (status === 415) return new AppError('unsupported_media_type', 'send application/json');
+    return new AppError('invalid_request', (err as Error).message || 'the request is malformed');
+  }
+  return undefined;
+}
+
+export function sendJsonError(ctx: Context, err: AppError): void {
+  ctx.status = err.status;
+  ctx.body = { error: err.code, error_description: err.message };
+}

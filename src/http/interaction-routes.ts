@@ -1,0 +1,212 @@
+// The login contract (DESIGN.md): challenge → verify → confirm, or abort; and the pages for each prompt.
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import type { AccountStore } from '../db/accounts.ts';
+import type { LoginEventStore, LoginEvent } from '../db/login-events.ts';
+import type { SiweService, Clock } from '../siwe/challenge.ts';
+import type { Logger } from '../logger.ts';
+import { subjectFor, type SubFormat } from '../oidc/claims.ts';
+import { chainName } from '../config/chains.ts';
+import { sendJsonError, toAppError } from './errors.ts';
+import type { Pages } from './pages.ts';
+
+export interface InteractionDeps {
+  provider: Provider;
+  siwe: SiweService;
+  accounts: AccountStore;
+  loginEvents: LoginEventStore;
+  pages: Pages;
+  clock: Clock;
+  logger: Logger;
+  subFormat: SubFormat;
+  allowedChains: readonly number[];
+  issuerOrigin: string;
+}
+
+const challengeBody = z.object({
+  address: z.string().max(64),
+  chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+const verifyBody = z.object({
+  message: z.string().min(1).max(8192),
+  // 65-byte ECDSA signatures, or longer ones from contract wallets (EIP-1271 / EIP-6492).
+  signature: z.string().regex(/^0x([0-9a-fA-F]{2}){65,4096}$/, 'must be a 0x-prefixed hex signature'),
+});
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AppError('invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+const wantsJson = (ctx: Context) => ctx.is('application/json') === 'application/json' || ctx.accepts('html', 'json') === 'json';
+
+export function createInteractionRouter(deps: InteractionDeps): Router {
+  const { provider, siwe, pages } = deps;
+  const router = new Router({ prefix: '/interaction/:uid' });
+
+  // One error boundary: stable codes as JSON for the contract, a page for browsers; never a 500 for bad input.
+  router.use(async (ctx: Context, next: Next) => {
+    try {
+      await next();
+    } catch (err) {
+      const appError = toAppError(err);
+      if (!appError) {
+        deps.logger.error({ err, path: ctx.path }, 'interaction route failed');
+        throw err;
+      }
+      if (ctx.method === 'GET' && !wantsJson(ctx)) {
+        ctx.status = appError.status;
+        await pages.render(ctx, 'error', { title: 'Sign-in failed', error: appError.code, description: appError.message });
+      } else {
+        sendJsonError(ctx, appError);
+      }
+    }
+  });
+
+  // Cross-site POSTs are refused outright; the interaction cookie is SameSite=Lax as a second fence.
+  router.use(async (ctx: Context, next: Next) => {
+    const origin = ctx.get('origin');
+    if (ctx.method === 'POST' && origin && origin !== deps.issuerOrigin) {
+      throw new AppError('invalid_request', 'cross-origin request refused');
+    }
+    await next();
+  });
+
+  router.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' }));
+
+  const details = async (ctx: Context, prompt?: 'login' | 'consent') => {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    if (interaction.uid !== ctx.params.uid) throw new AppError('interaction_not_found', 'this login belongs to another interaction');
+    if (prompt && interaction.prompt.name !== prompt) {
+      throw new AppError('wrong_prompt', `this login is at the ${interaction.prompt.name} step, not ${prompt}`);
+    }
+    return interaction;
+  };
+
+  const clientOf = async (clientId: unknown) => {
+    const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
+    if (!client) throw new AppError('invalid_request', 'the client of this login no longer exists');
+    return client;
+  };
+
+  const eventBase = (ctx: Context): Pick<LoginEvent, 'interactionUid' | 'ip' | 'userAgent'> => ({
+    interactionUid: ctx.params.uid,
+    ip: ctx.ip,
+    userAgent: ctx.get('user-agent') || undefined,
+  });
+
+  /** Records a refused login with its reason, then lets the refusal answer the request. */
+  const refused = async (ctx: Context, err: unknown, extra: Partial<LoginEvent>) => {
+    const appError = toAppError(err);
+    if (appError) {
+      await deps.loginEvents.record({ ...eventBase(ctx), ...extra, at: deps.clock(), outcome: 'refused', reason: appError.code });
+    }
+    throw err;
+  };
+
+  router.get('/', async (ctx) => {
+    const interaction = await details(ctx);
+    const client = await clientOf(interaction.params.client_id);
+    const common = {
+      uid: interaction.uid,
+      clientName: client.clientName ?? client.clientId,
+      clientUri: client.clientUri,
+      logoUri: client.logoUri,
+    };
+    if (interaction.prompt.name === 'login') {
+      const chains = deps.allowedChains.map((id) => ({ id, name: chainName(id) }));
+      await pages.render(ctx, 'login', { ...common, title: 'Sign in with your wallet', chains });
+    } else {
+      const missing = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+      await pages.render(
+        ctx,
+        'consent',
+        { ...common, title: 'Allow access', scopes: missing.missingOIDCScope ?? [], claims: missing.missingOIDCClaims ?? [], account: interaction.session?.accountId },
+        { formActionOrigins: [new URL(String(interaction.params.redirect_uri)).origin] },
+      );
+    }
+  });
+
+  router.post('/challenge', async (ctx) => {
+    const interaction = await details(ctx, 'login');
+    const client = await clientOf(interaction.params.client_id);
+    let body: z.infer<typeof challengeBody> | undefined;
+    try {
+      if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send application/json');
+      body = parseBody(challengeBody, ctx.request.body);
+      const challenge = await siwe.issueChallenge({
+        interactionUid: interaction.uid,
+        clientId: client.clientId,
+        clientName: client.clientName,
+        redirectUri: String(interaction.params.redirect_uri),
+        address: body.address,
+        chainId: body.chainId,
+      });
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() };
+    } catch (err) {
+      await refused(ctx, err, { clientId: client.clientId, address: body?.address, chainId: body?.chainId });
+    }
+  });
+
+  router.post('/verify', async (ctx) => {
+    const interaction = await details(ctx, 'login');
+    const clientId = String(interaction.params.client_id);
+    try {
+      if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send application/json');
+      const body = parseBody(verifyBody, ctx.request.body);
+      const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
+      const sub = subjectFor(login.address, login.chainId, deps.subFormat);
+      const at = deps.clock();
+      await deps.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at });
+      await deps.loginEvents.record({ ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub });
+      const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: sub } }, { mergeWithLastSubmission: false });
+      ctx.body = { redirectTo };
+    } catch (err) {
+      await refused(ctx, err, { clientId });
+    }
+  });
+
+  router.post('/confirm', async (ctx) => {
+    const interaction = await details(ctx, 'consent');
+    const { session, params, prompt, grantId: existingGrantId } = interaction;
+    const accountId = session!.accountId;
+    const grant = existingGrantId
+      ? (await provider.Grant.find(existingGrantId))!
+      : new provider.Grant({ accountId, clientId: String(params.client_id) });
+    const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+    if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
+    const grantId = await grant.save();
+    const result = { consent: { grantId } };
+    await finish(ctx, result);
+  });
+
+  const abort = async (ctx: Context) => {
+    await details(ctx);
+    await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' });
+  };
+  router.get('/abort', abort);
+  router.post('/abort', abort);
+
+  /** JSON callers get `{redirectTo}`; form posts and links get a 303 to oidc-provider. */
+  async function finish(ctx: Context, result: Record<string, unknown>) {
+    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+    if (ctx.method === 'POST' && wantsJson(ctx)) {
+      ctx.body = { redirectTo };
+    } else {
+      ctx.status = 303;
+      ctx.redirect(redirectTo);
+    }
+  }
+
+  return router;
+}

@@ -1,0 +1,42 @@
+// Accounts as oidc-provider sees them: `sub` rules and the claims each scope grants.
+import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
+import type { AccountStore, Account } from '../db/accounts.ts';
+
+/** Claims per scope; oidc-provider masks them by the grant (docs: configuration.md#claims). */
+export const CLAIMS = {
+  openid: ['sub'],
+  profile: ['preferred_username', 'name'],
+} as const;
+
+export type SubFormat = 'address' | 'caip10';
+
+/**
+ * `sub` of a wallet verified by ECDSA recovery: its checksummed address, the same on every chain,
+ * because one key controls that address everywhere (siwe-oidc #31). `caip10` is the compatibility
+ * form `eip155:<chainId>:<address>` for users migrating from siwe-oidc.
+ */
+export function subjectFor(address: string, chainId: number, format: SubFormat): string {
+  return format === 'caip10' ? `eip155:${chainId}:${address}` : address;
+}
+
+/** A display name: the address shortened as wallets show it. */
+export function displayName(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`;
+}
+
+export function claimsFor(account: Account): { sub: string; preferred_username: string; name: string } {
+  return {
+    sub: account.sub,
+    // The address never moves to another person, unlike an ENS name, so brokers can key usernames on it.
+    preferred_username: account.address,
+    name: displayName(account.address),
+  };
+}
+
+export function createFindAccount(accounts: AccountStore): FindAccount {
+  return async (_ctx, sub): Promise<OidcAccount | undefined> => {
+    const account = await accounts.find(sub);
+    if (!account) return undefined;
+    return { accountId: account.sub, claims: () => claimsFor(account) };
+  };
+}

@@ -1,0 +1,112 @@
+// oidc-provider configured for wallet-oidc. Every non-default option says why; the reference is
+// https://github.com/panva/node-oidc-provider/blob/main/docs/README.md (sections named below).
+import Provider, { errors, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/index.ts';
+import type { AccountStore } from '../db/accounts.ts';
+import type { ClientStore } from '../db/clients.ts';
+import { createClientAdapter } from '../db/clients.ts';
+import type { Db } from '../db/knex.ts';
+import { createPayloadAdapter } from '../db/oidc-adapter.ts';
+import { CLAIMS, createFindAccount } from './claims.ts';
+
+export interface ProviderPages {
+  error: NonNullable<Configuration['renderError']>;
+  logout: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource']>;
+  logoutSuccess: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource']>;
+}
+
+export interface ProviderDeps {
+  config: Config;
+  db: Db;
+  clients: ClientStore;
+  accounts: AccountStore;
+  signingKeys: JWK[];
+  cookieKeys: string[];
+  pages: ProviderPages;
+}
+
+/** Client auth methods offered (docs: clientAuthMethods). The JWT-based ones arrive with federation. */
+export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'none'] as const;
+
+/** Our own client metadata (docs: extraClientMetadata): `skip_consent` marks first-party clients. */
+const EXTRA_CLIENT_METADATA: Configuration['extraClientMetadata'] = {
+  properties: ['skip_consent'],
+  validator(_ctx, key, value) {
+    if (key === 'skip_consent' && value !== undefined && typeof value !== 'boolean') {
+      throw new errors.InvalidClientMetadata('skip_consent must be a boolean');
+    }
+  },
+};
+
+/**
+ * Consent for clients that skip it (docs: "Disabling the consent checks"): a grant of exactly what
+ * was requested, kept on the existing grant when there is one.
+ */
+async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+  const { oidc } = ctx;
+  const client = oidc.client!;
+  const session = oidc.session!;
+  const grantId = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
+  const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  if (!client.metadata().skip_consent) return existing;
+  const grant = existing ?? new oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId! });
+  grant.addOIDCScope([...oidc.requestParamScopes].join(' '));
+  const claims = [...oidc.requestParamClaims];
+  if (claims.length) grant.addOIDCClaims(claims);
+  await grant.save();
+  return grant;
+}
+
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, db, clients, accounts } = deps;
+  const clientAdapter = createClientAdapter(clients);
+
+  const configuration: Configuration = {
+    adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(db, name)),
+    findAccount: createFindAccount(accounts),
+    claims: CLAIMS as unknown as Configuration['claims'],
+    // ID tokens carry the profile claims the scopes grant, not only `sub`: Auth0's OIDC connection reads
+    // the ID token alone (docs: conformIdTokenClaims).
+    conformIdTokenClaims: false,
+    jwks: { keys: deps.signingKeys },
+    cookies: { keys: deps.cookieKeys },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    loadExistingGrant,
+    extraClientMetadata: EXTRA_CLIENT_METADATA,
+    // What Auth0 and Keycloak send by default (docs: clientDefaults).
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_post',
+      id_token_signed_response_alg: 'RS256',
+    },
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    responseTypes: ['code'],
+    // PKCE S256 only; required for public clients, optional for confidential ones (Auth0, Keycloak opt in).
+    pkce: { required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none' },
+    // Explicit lifetimes: no development defaults in production (docs: ttl).
+    ttl: {
+      AccessToken: config.ttl.accessToken,
+      AuthorizationCode: config.ttl.authorizationCode,
+      IdToken: config.ttl.idToken,
+      Interaction: config.ttl.interaction,
+      Session: config.ttl.session,
+      Grant: config.ttl.grant,
+    },
+    features: {
+      // Our interaction routes replace the development ones.
+      devInteractions: { enabled: false },
+      // Advertise only what is tested end to end; these arrive with the federation work.
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      resourceIndicators: { enabled: false },
+      rpInitiatedLogout: { enabled: true, logoutSource: deps.pages.logout, postLogoutSuccessSource: deps.pages.logoutSuccess },
+    },
+    renderError: deps.pages.error,
+  };
+
+  const provider = new Provider(config.issuer.origin, configuration);
+  // Behind a TLS-terminating proxy, trust X-Forwarded-* so cookies stay `secure` and URLs https.
+  provider.proxy = config.trustProxy;
+  return provider;
+}

@@ -1,0 +1,108 @@
+// The SIWE login step: issue a challenge bound to an interaction, then verify its signed answer.
+// Knows nothing of Koa or oidc-provider (DESIGN.md: http → oidc → siwe → db).
+import { getAddress } from 'ethers';
+import { AppError } from '../errors.ts';
+import type { NonceStore } from '../db/nonces.ts';
+import { buildSiweMessage, parseSiweMessage } from './message.ts';
+import { generateNonce } from './nonce.ts';
+import { checkBindings, checkEoaSignature } from './verify.ts';
+
+export type Clock = () => Date;
+
+export interface ChallengeRequest {
+  interactionUid: string;
+  clientId: string;
+  clientName: string | undefined;
+  redirectUri: string;
+  address: string;
+  chainId: number;
+}
+
+export interface Challenge {
+  message: string;
+  nonce: string;
+  expiresAt: Date;
+}
+
+export interface VerifiedLogin {
+  address: string;
+  chainId: number;
+  walletType: 'eoa';
+  clientId: string;
+}
+
+export interface SiweService {
+  issueChallenge(req: ChallengeRequest): Promise<Challenge>;
+  verifyLogin(input: { interactionUid: string; message: string; signature: string }): Promise<VerifiedLogin>;
+}
+
+export interface SiweServiceOptions {
+  nonces: NonceStore;
+  clock: Clock;
+  issuer: URL;
+  allowedChains: readonly number[];
+  ttlSeconds: number;
+}
+
+/** A statement EIP-4361 allows (no line break, a restricted character set) that names the client. */
+export function buildStatement(clientName: string | undefined, clientId: string): string {
+  const safe = (clientName ?? '').replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]/g, '').replace(/\s+/g, ' ').trim().slice(0, 80);
+  return `Sign in to ${safe || clientId}.`;
+}
+
+/** EIP-4361 timestamps: RFC 3339 in UTC with milliseconds, as Date#toISOString gives. */
+const rfc3339 = (d: Date) => d.toISOString();
+
+export function createSiweService(opts: SiweServiceOptions): SiweService {
+  const allowed = new Set(opts.allowedChains);
+  const domain = opts.issuer.host;
+  const uri = opts.issuer.origin;
+
+  return {
+    async issueChallenge(req) {
+      if (!allowed.has(req.chainId)) {
+        throw new AppError('chain_not_allowed', `chain ${req.chainId} is not allowed here; use one of ${[...allowed].join(', ')}`);
+      }
+      let address: string;
+      try {
+        address = getAddress(req.address);
+      } catch {
+        throw new AppError('address_invalid', 'address is not an Ethereum address');
+      }
+      const issuedAt = opts.clock();
+      const expiresAt = new Date(issuedAt.getTime() + opts.ttlSeconds * 1000);
+      const nonce = generateNonce();
+      const message = buildSiweMessage({
+        domain,
+        address,
+        statement: buildStatement(req.clientName, req.clientId),
+        uri,
+        version: '1',
+        chainId: req.chainId,
+        nonce,
+        issuedAt: rfc3339(issuedAt),
+        expirationTime: rfc3339(expiresAt),
+        requestId: req.interactionUid,
+        resources: [req.redirectUri],
+      });
+      await opts.nonces.insert({ nonce, interactionUid: req.interactionUid, clientId: req.clientId, address, chainId: req.chainId, message, issuedAt, expiresAt });
+      return { message, nonce, expiresAt };
+    },
+
+    async verifyLogin({ interactionUid, message, signature }) {
+      const fields = parseSiweMessage(message);
+      const now = opts.clock();
+      // Consume the nonce before any signature work: the first request wins, every replay and
+      // every concurrent copy loses, and a failed attempt burns the challenge.
+      const consumed = await opts.nonces.consume(fields.nonce, interactionUid, now);
+      if (consumed.status === 'unknown') throw new AppError('nonce_unknown', 'this challenge was not issued for this login');
+      if (consumed.status === 'used') throw new AppError('nonce_used', 'this challenge was already used; ask for a new one');
+      const { issued } = consumed;
+      if (message !== issued.message) throw new AppError('message_mismatch', 'the message differs from the one issued');
+      if (now >= issued.expiresAt) throw new AppError('expired', 'the challenge has expired; ask for a new one');
+      checkBindings(fields, { now, domain, nonce: issued.nonce });
+      checkEoaSignature(message, signature, issued.address);
+      return { address: issued.address, chainId: issued.chainId, walletType: 'eoa', clientId: issued.clientId };
+    },
+  };
+}

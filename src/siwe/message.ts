@@ -1,0 +1,99 @@
+// EIP-4361 messages: build the exact text we ask a wallet to sign, and parse what comes back.
+// Rendering and grammar are the `siwe` library's; the checks a server relies on are ours,
+// because the reference parsers have been lenient (missing nonce, issued-at, bad dates).
+import { SiweMessage } from 'siwe';
+import { getAddress } from 'ethers';
+import { AppError } from '../errors.ts';
+
+export interface SiweFields {
+  scheme?: string | undefined;
+  domain: string;
+  address: string;
+  statement?: string | undefined;
+  uri: string;
+  version: string;
+  chainId: number;
+  nonce: string;
+  issuedAt: string;
+  expirationTime?: string | undefined;
+  notBefore?: string | undefined;
+  requestId?: string | undefined;
+  resources?: string[] | undefined;
+}
+
+// RFC 3339 date-time, as EIP-4361 §"Message Format" requires (ISO 8601 alone is too loose).
+const RFC3339 =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+// EIP-4361: nonce = 8*( ALPHA / DIGIT ).
+const NONCE = /^[A-Za-z0-9]{8,}$/;
+// EIP-4361: statement = *( reserved / unreserved / " " ), no line break.
+const STATEMENT = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]*$/;
+
+function invalid(description: string): never {
+  throw new AppError('invalid_message', description);
+}
+
+export function isRfc3339(value: string): boolean {
+  return RFC3339.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/** Every field our server depends on, checked by us whatever the library accepted. */
+export function checkFields(f: SiweFields): void {
+  if (typeof f.domain !== 'string' || f.domain.length === 0 || /[\s/]/.test(f.domain)) invalid('domain is missing or malformed');
+  let checksummed: string;
+  try {
+    checksummed = getAddress(f.address);
+  } catch {
+    invalid('address is not an Ethereum address');
+  }
+  if (checksummed !== f.address) invalid('address must be EIP-55 checksummed');
+  if (f.version !== '1') invalid('version must be 1');
+  if (!Number.isSafeInteger(f.chainId) || f.chainId < 1) invalid('chainId must be a positive integer');
+  if (typeof f.nonce !== 'string' || !NONCE.test(f.nonce)) invalid('nonce must be at least 8 alphanumeric characters');
+  if (typeof f.issuedAt !== 'string' || !isRfc3339(f.issuedAt)) invalid('issuedAt must be an RFC 3339 date-time');
+  if (f.expirationTime !== undefined && !isRfc3339(f.expirationTime)) invalid('expirationTime must be an RFC 3339 date-time');
+  if (f.notBefore !== undefined && !isRfc3339(f.notBefore)) invalid('notBefore must be an RFC 3339 date-time');
+  if (f.statement !== undefined && !STATEMENT.test(f.statement)) invalid('statement has characters EIP-4361 does not allow');
+  if (typeof f.uri !== 'string' || !URL.canParse(f.uri)) invalid('uri must be an absolute URI');
+  for (const r of f.resources ?? []) if (typeof r !== 'string' || !URL.canParse(r)) invalid('each resource must be an absolute URI');
+}
+
+/** Renders fields into the exact EIP-4361 text; throws `invalid_message` for fields the grammar or our checks refuse. */
+export function buildSiweMessage(fields: SiweFields): string {
+  checkFields(fields);
+  let message: SiweMessage;
+  try {
+    // The constructor renders the fields and parses the text back with the ABNF grammar.
+    message = new SiweMessage({ ...fields });
+  } catch (err) {
+    invalid(`fields do not form a valid EIP-4361 message: ${String((err as Error)?.message ?? err)}`);
+  }
+  return message.prepareMessage();
+}
+
+/** Parses EIP-4361 text; throws `invalid_message` when the grammar or our checks refuse it. */
+export function parseSiweMessage(text: string): SiweFields {
+  let m: SiweMessage;
+  try {
+    m = new SiweMessage(text);
+  } catch (err) {
+    invalid(`not an EIP-4361 message: ${String((err as Error)?.message ?? err)}`);
+  }
+  const fields: SiweFields = {
+    scheme: m.scheme ?? undefined,
+    domain: m.domain,
+    address: m.address,
+    statement: m.statement ?? undefined,
+    uri: m.uri,
+    version: m.version,
+    chainId: m.chainId,
+    nonce: m.nonce,
+    issuedAt: m.issuedAt as string,
+    expirationTime: m.expirationTime ?? undefined,
+    notBefore: m.notBefore ?? undefined,
+    requestId: m.requestId ?? undefined,
+    resources: m.resources ?? undefined,
+  };
+  checkFields(fields);
+  return fields;
+}
