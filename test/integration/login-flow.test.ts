@@ -1,0 +1,61 @@
+// A relying party (openid-client) completes code + PKCE logins with an ethers wallet through the login contract.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as oidc from 'openid-client';
+import { Wallet } from 'ethers';
+import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+import { createAgent, loginWithWallet } from '../helpers/login.ts';
+
+async function setup(db: TestDatabase) {
+  const server = await startTestServer(db);
+  const client = await server.addClient();
+  const rp = await oidc.discovery(new URL(server.issuer), client.client_id, client.client_secret, oidc.ClientSecretPost(client.client_secret!), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  /** Builds an authorization URL with PKCE S256, state and nonce, and the checks to apply on return. */
+  const authorize = async (extra: Record<string, string> = {}) => {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+      ...extra,
+    });
+    return { url, checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce } };
+  };
+  return { server, client, rp, authorize };
+}
+
+describeEachDatabase('wallet login through openid-client', (backend) => {
+  let db: TestDatabase;
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  before(async () => {
+    db = await backend.create();
+    ctx = await setup(db);
+  });
+  after(async () => {
+    await ctx?.server.close();
+    await db?.drop();
+  });
+
+  it('completes code + PKCE and returns an RS256 ID token whose sub is the checksummed address', async () => {
+    const wallet = Wallet.createRandom();
+    const { url, checks } = await ctx.authorize();
+    const callback = await loginWithWallet(createAgent(ctx.server.issuer), url, wallet);
+    const tokens = await oidc.authorizationCodeGrant(ctx.rp, callback, checks);
+    const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString());
+    assert.equal(header.alg, 'RS256');
+    const claims = tokens.claims()!;
+    assert.equal(claims.sub, wallet.address);
+    assert.equal(claims.preferred_username, wallet.address);
+    const userinfo = await oidc.fetchUserInfo(ctx.rp, tokens.access_token, claims.sub);
+    assert.equal(userinfo.sub, wallet.address);
+    assert.equal(userinfo.preferred_username, wallet.address);
+  });
+});
