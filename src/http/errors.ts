@@ -10,10 +10,12 @@ export function toAppError(err: unknown): AppError | undefined {
     return new AppError('interaction_not_found', 'this login has expired or was opened in another browser; start again from the application');
   }
   const status = (err as { status?: unknown })?.status;
-  if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
+  // 4xx from the body parser (bad JSON, too large) or Koa: the client's fault, with our stable codes.
+  if (typeof status === 'number' && status >= 400 && status < 500) {
     if (status === 413) return new AppError('payload_too_large', 'the request body is too large');
     if (status === 415) return new AppError('unsupported_media_type', 'send application/json');
-    return new AppError('invalid_request', (err as Error).message || 'the request is malformed');
+    const exposed = (err as { expose?: boolean }).expose ? (err as Error).message : undefined;
+    return new AppError('invalid_request', exposed || 'the request body could not be parsed');
   }
   return undefined;
 }
