@@ -19,8 +19,8 @@ if (fs.existsSync('.env')) process.loadEnvFile('.env');
 class UsageError extends Error {}
 
 const config = () => loadConfig(process.env);
-// The CLI's own output is the answer; the server's logs would only get in its way.
-const logger = () => createLogger(process.env.LOG_LEVEL === undefined ? 'warn' : config().logLevel);
+// Logs go to stderr at `warn` unless LOG_LEVEL says otherwise: stdout is the command's answer.
+const logger = () => createLogger(process.env.LOG_LEVEL === undefined ? 'warn' : config().logLevel, 2);
 
 async function withStorage<T>(fn: (storage: Storage) => Promise<T>): Promise<T> {
   const storage = await openStorage(config(), { logger: logger() });

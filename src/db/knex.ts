@@ -19,13 +19,23 @@ const migrationSource: Knex.MigrationSource<string> = {
   getMigration: async (name) => MIGRATIONS[name]!,
 };
 
+/**
+ * knex-pglite 0.14 reports a delete's command as "DEL", so knex returns the raw result instead of
+ * the deleted row count; naming the method `delete` gives knex the "DELETE" it expects.
+ */
+class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config) => { processResponse(obj: { method?: string }, runner: unknown): unknown }) {
+  override processResponse(obj: { method?: string }, runner: unknown): unknown {
+    return super.processResponse(obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+  }
+}
+
 export function createDb(database: Config['database']): Db {
   if (database.kind === 'postgres') {
     return knex({ client: 'pg', connection: database.url, pool: { min: 0, max: database.poolMax } });
   }
   fs.mkdirSync(database.dataDir, { recursive: true });
   return knex({
-    client: ClientPgLite as unknown as typeof knex.Client,
+    client: PgliteClient as unknown as typeof knex.Client,
     dialect: 'postgres',
     connection: { filename: path.resolve(database.dataDir, 'pglite') } as Knex.StaticConnectionConfig,
   });

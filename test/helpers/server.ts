@@ -12,6 +12,7 @@ import type { TestDatabase } from './db.ts';
 
 export interface TestServer extends Server {
   issuer: string;
+  port: number;
   config: Config;
   addClient(metadata?: Partial<ClientMetadata>): Promise<StoredClient>;
   close(): Promise<void>;
@@ -19,9 +20,9 @@ export interface TestServer extends Server {
 
 export const REDIRECT_URI = 'http://127.0.0.1:1/callback';
 
-export async function startTestServer(db: TestDatabase, opts: { env?: Record<string, string>; clock?: Clock } = {}): Promise<TestServer> {
+export async function startTestServer(db: TestDatabase, opts: { env?: Record<string, string>; clock?: Clock; port?: number } = {}): Promise<TestServer> {
   const httpServer = http.createServer();
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => httpServer.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
   const config = loadConfig({ ...db.env, ISSUER: issuer, PORT: String(port), SWEEP_INTERVAL: '0', ...opts.env });
@@ -33,6 +34,7 @@ export async function startTestServer(db: TestDatabase, opts: { env?: Record<str
   return {
     ...server,
     issuer,
+    port,
     config,
     addClient: (metadata = {}) =>
       registerClient(server.provider, storage.clients, {

@@ -1,0 +1,339 @@
+// The oidc-provider adapter over Postgres/PGlite meets the contract of the library's memory adapter.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { AdapterPayload } from 'oidc-provider';
+import { loadConfig } from '../../src/config/index.ts';
+import { createDb, migrate } from '../../src/db/knex.ts';
+import { createPayloadAdapter } from '../../src/db/oidc-adapter.ts';
+import { createLogger } from '../../src/logger.ts';
+import { registerClient } from '../../src/oidc/clients.ts';
+import { createServer, openStorage, type Server } from '../../src/services.ts';
+import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
+
+type Backend = Parameters<Parameters<typeof describeEachDatabase>[1]>[0];
+
+async function setup(backend: Backend) {
+  const database = await backend.create();
+  const db = createDb(database.database);
+  await migrate(db);
+  const cleanups: (() => Promise<void>)[] = [];
+  let server: Promise<Server> | undefined;
+
+  /** A fresh id per call: the suite shares one database. */
+  const newId = (prefix = 'id') => `${prefix}-${randomUUID()}`;
+  const nowSeconds = () => Date.now() / 1000;
+  /** The stored row as the database holds it, bypassing the adapter. */
+  const rawRow = (model: string, id: string) =>
+    db('oidc_payloads').where({ model, id }).first() as Promise<{ expires_at: Date | null; consumed_at: Date | null } | undefined>;
+
+  /**
+   * The whole application wiring (src/services.ts) on its own database: a PGlite directory
+   * admits one connection, so the provider cannot share the adapter tests' database.
+   */
+  const startProvider = () =>
+    (server ??= (async () => {
+      const own: TestDatabase = await backend.create();
+      cleanups.push(() => own.drop());
+      const config = loadConfig({ ...own.env, ISSUER: 'http://127.0.0.1:1', SWEEP_INTERVAL: '0' });
+      const logger = createLogger('silent');
+      const storage = await openStorage(config, { logger });
+      cleanups.unshift(() => storage.db.destroy());
+      return createServer(config, storage, { logger });
+    })());
+
+  return {
+    adapter: (model: string) => createPayloadAdapter(db, model),
+    newId,
+    nowSeconds,
+    rawRow,
+    startProvider,
+    async close() {
+      for (const cleanup of cleanups) await cleanup();
+      await db.destroy();
+      await database.drop();
+    },
+  };
+}
+
+describeEachDatabase('the oidc-provider adapter', (backend) => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  before(async () => {
+    ctx = await setup(backend);
+  });
+  after(async () => {
+    await ctx?.close();
+  });
+
+  describe('upsert and find', () => {
+    it('finds a payload deep-equal to the one upserted', async () => {
+      const tokens = ctx.adapter('AccessToken');
+      const id = ctx.newId();
+      const payload: AdapterPayload = { jti: id, kind: 'AccessToken', accountId: 'acc', grantId: 'g', scope: 'openid', iat: 1, exp: 2 };
+      await tokens.upsert(id, payload, 60);
+      assert.deepEqual(await tokens.find(id), payload);
+    });
+
+    it('replaces the whole payload when the same id is upserted again', async () => {
+      const interactions = ctx.adapter('Interaction');
+      const id = ctx.newId();
+      await interactions.upsert(id, { jti: id, returnTo: 'https://a.example/first', params: { state: 'one' } }, 60);
+      const second: AdapterPayload = { jti: id, result: { login: { accountId: 'acc' } } };
+      await interactions.upsert(id, second, 60);
+      assert.deepEqual(await interactions.find(id), second);
+    });
+
+    it('clears a previous consume when the same id is upserted again', async () => {
+      const codes = ctx.adapter('AuthorizationCode');
+      const id = ctx.newId();
+      await codes.upsert(id, { jti: id }, 60);
+      await codes.consume(id);
+      assert.ok((await codes.find(id))?.consumed);
+      await codes.upsert(id, { jti: id, scope: 'openid' }, 60);
+      assert.deepEqual(await codes.find(id), { jti: id, scope: 'openid' });
+    });
+
+    it('answers undefined for an id that was never stored', async () => {
+      assert.equal(await ctx.adapter('AccessToken').find(ctx.newId()), undefined);
+    });
+
+    it('keeps models apart: one id under two model names holds two payloads', async () => {
+      const id = ctx.newId();
+      const tokens = ctx.adapter('AccessToken');
+      const codes = ctx.adapter('AuthorizationCode');
+      await tokens.upsert(id, { kind: 'AccessToken' }, 60);
+      await codes.upsert(id, { kind: 'AuthorizationCode' }, 60);
+      assert.deepEqual(await tokens.find(id), { kind: 'AccessToken' });
+      assert.deepEqual(await codes.find(id), { kind: 'AuthorizationCode' });
+
+      await codes.consume(id);
+      await codes.destroy(id);
+      assert.equal(await codes.find(id), undefined);
+      assert.deepEqual(await tokens.find(id), { kind: 'AccessToken' }, 'consume and destroy of one model leave the other alone');
+    });
+
+    it('round-trips nested objects, arrays, unicode and numbers unchanged', async () => {
+      const sessions = ctx.adapter('Session');
+      const id = ctx.newId();
+      const payload: AdapterPayload = {
+        jti: id,
+        uid: ctx.newId('uid'),
+        accountId: '0xAbC0000000000000000000000000000000000001',
+        amr: ['siwe', 'eip1271'],
+        authorizations: { 'client-1': { sid: 's', grantId: 'g', persistsLogout: true } },
+        state: { nested: { deeper: [1, [2, [3]], { four: null }], empty: {}, none: [] } },
+        extra: {
+          text: 'Grüße, 世界, مرحبا, 🦄 and a line\u2028separator, "quotes" and \\ backslash',
+          'key with spaces.and.dots': true,
+          maxSafe: Number.MAX_SAFE_INTEGER,
+          negative: -42,
+          fraction: 0.125,
+          falsy: [false, 0, ''],
+        },
+      };
+      await sessions.upsert(id, payload, 60);
+      assert.deepEqual(await sessions.find(id), payload);
+    });
+
+    it(
+      'stores a payload holding a NUL character, which any authorization request can put into an Interaction (state=%00)',
+      { todo: 'src/db/oidc-adapter.ts: JSONB rejects \\u0000 (22P05), so GET /auth?...&state=a%00b answers 500 server_error' },
+      async () => {
+        const interactions = ctx.adapter('Interaction');
+        const id = ctx.newId();
+        const payload: AdapterPayload = { jti: id, params: { state: 'a\u0000b' } };
+        await interactions.upsert(id, payload, 60);
+        assert.deepEqual(await interactions.find(id), payload);
+      },
+    );
+  });
+
+  describe('expiry', () => {
+    it('stores the expiry expiresIn seconds from now, for the sweep', async () => {
+      const tokens = ctx.adapter('AccessToken');
+      const id = ctx.newId();
+      await tokens.upsert(id, { jti: id }, 3600);
+      const expiresAt = (await ctx.rawRow('AccessToken', id))!.expires_at!;
+      assert.ok(Math.abs(expiresAt.getTime() / 1000 - (ctx.nowSeconds() + 3600)) < 5, `expires_at ${expiresAt.toISOString()}`);
+    });
+
+    it('stores a payload upserted without expiresIn with no expiry', async () => {
+      const grants = ctx.adapter('Grant');
+      const id = ctx.newId();
+      await grants.upsert(id, { jti: id, accountId: 'acc' }, undefined);
+      assert.equal((await ctx.rawRow('Grant', id))!.expires_at, null);
+      assert.deepEqual(await grants.find(id), { jti: id, accountId: 'acc' });
+    });
+
+    it('still returns expired records from every read, since the library checks exp itself (ignoreExpiration)', async () => {
+      const sessions = ctx.adapter('Session');
+      const devices = ctx.adapter('DeviceCode');
+      const sessionId = ctx.newId();
+      const deviceId = ctx.newId();
+      const uid = ctx.newId('uid');
+      const userCode = ctx.newId('code');
+      // Saved with a lifetime that ended an hour ago.
+      await sessions.upsert(sessionId, { jti: sessionId, uid, exp: Math.floor(ctx.nowSeconds()) - 3600 }, -3600);
+      await devices.upsert(deviceId, { jti: deviceId, userCode }, -3600);
+      await devices.consume(deviceId);
+      assert.ok((await ctx.rawRow('Session', sessionId))!.expires_at! < new Date(), 'the row is stored as expired');
+
+      assert.equal((await sessions.find(sessionId))?.jti, sessionId);
+      assert.equal((await sessions.findByUid(uid))?.jti, sessionId);
+      const device = await devices.findByUserCode(userCode);
+      assert.equal(device?.jti, deviceId);
+      assert.equal(typeof device?.consumed, 'number', 'an expired consumed record still says it was consumed (reuse detection)');
+    });
+  });
+
+  describe('secondary lookups', () => {
+    it('finds a Session by its uid, and no longer by the uid it had before being re-saved', async () => {
+      const sessions = ctx.adapter('Session');
+      const id = ctx.newId();
+      const oldUid = ctx.newId('uid');
+      const newUid = ctx.newId('uid');
+      await sessions.upsert(id, { jti: id, uid: oldUid, accountId: 'acc' }, 60);
+      assert.deepEqual(await sessions.findByUid(oldUid), { jti: id, uid: oldUid, accountId: 'acc' });
+
+      await sessions.upsert(id, { jti: id, uid: newUid, accountId: 'acc' }, 60);
+      assert.equal(await sessions.findByUid(oldUid), undefined);
+      assert.deepEqual(await sessions.findByUid(newUid), { jti: id, uid: newUid, accountId: 'acc' });
+      assert.equal(await sessions.findByUid(ctx.newId('uid')), undefined);
+    });
+
+    it('finds a DeviceCode by its user code, and answers undefined for an unknown code', async () => {
+      const devices = ctx.adapter('DeviceCode');
+      const id = ctx.newId();
+      const userCode = ctx.newId('code');
+      await devices.upsert(id, { jti: id, userCode, grantId: 'g' }, 60);
+      assert.deepEqual(await devices.findByUserCode(userCode), { jti: id, userCode, grantId: 'g' });
+      assert.equal(await devices.findByUserCode(ctx.newId('code')), undefined);
+    });
+
+    it('looks uids and user codes up within its own model only', async () => {
+      const uid = ctx.newId('uid');
+      const userCode = ctx.newId('code');
+      const id = ctx.newId();
+      await ctx.adapter('Session').upsert(id, { jti: id, uid }, 60);
+      await ctx.adapter('DeviceCode').upsert(id, { jti: id, userCode }, 60);
+      assert.equal(await ctx.adapter('Interaction').findByUid(uid), undefined);
+      assert.equal(await ctx.adapter('BackchannelAuthenticationRequest').findByUserCode(userCode), undefined);
+    });
+  });
+
+  describe('consume and destroy', () => {
+    it('keeps a consumed record and reports when it was consumed, in epoch seconds', async () => {
+      const codes = ctx.adapter('AuthorizationCode');
+      const id = ctx.newId();
+      await codes.upsert(id, { jti: id, grantId: 'g', scope: 'openid' }, 60);
+      assert.equal((await codes.find(id))?.consumed, undefined, 'not consumed before consume()');
+
+      await codes.consume(id);
+      const found = await codes.find(id);
+      assert.ok(found, 'the consumed record stays for reuse detection');
+      assert.equal(typeof found.consumed, 'number');
+      assert.ok(Number.isInteger(found.consumed), 'epoch seconds are whole');
+      assert.ok(Math.abs(found.consumed - ctx.nowSeconds()) < 5, `consumed ${found.consumed} is not close to now`);
+      assert.deepEqual({ ...found, consumed: undefined }, { jti: id, grantId: 'g', scope: 'openid', consumed: undefined });
+    });
+
+    it('destroys a record so find and findByUid answer undefined', async () => {
+      const sessions = ctx.adapter('Session');
+      const id = ctx.newId();
+      const uid = ctx.newId('uid');
+      await sessions.upsert(id, { jti: id, uid }, 60);
+      await sessions.destroy(id);
+      assert.equal(await sessions.find(id), undefined);
+      assert.equal(await sessions.findByUid(uid), undefined);
+    });
+  });
+
+  describe('revokeByGrantId', () => {
+    it("removes this model's records of that grant, leaving other grants and other models untouched", async () => {
+      const grant = ctx.newId('grant');
+      const otherGrant = ctx.newId('grant');
+      const tokens = ctx.adapter('AccessToken');
+      const refreshTokens = ctx.adapter('RefreshToken');
+      const [a1, a2, a3, r1] = [ctx.newId(), ctx.newId(), ctx.newId(), ctx.newId()];
+      await tokens.upsert(a1, { jti: a1, grantId: grant }, 60);
+      await tokens.upsert(a2, { jti: a2, grantId: grant }, 60);
+      await tokens.upsert(a3, { jti: a3, grantId: otherGrant }, 60);
+      await refreshTokens.upsert(r1, { jti: r1, grantId: grant }, 60);
+
+      await tokens.revokeByGrantId(grant);
+      assert.equal(await tokens.find(a1), undefined);
+      assert.equal(await tokens.find(a2), undefined);
+      assert.deepEqual(await tokens.find(a3), { jti: a3, grantId: otherGrant });
+      // oidc-provider calls revokeByGrantId on every grantable model itself (lib/helpers/revoke.js).
+      assert.deepEqual(await refreshTokens.find(r1), { jti: r1, grantId: grant });
+
+      await refreshTokens.revokeByGrantId(grant);
+      assert.equal(await refreshTokens.find(r1), undefined);
+    });
+
+    it('follows a record to the grant it was re-saved under', async () => {
+      const tokens = ctx.adapter('AccessToken');
+      const id = ctx.newId();
+      const first = ctx.newId('grant');
+      const second = ctx.newId('grant');
+      await tokens.upsert(id, { jti: id, grantId: first }, 60);
+      await tokens.upsert(id, { jti: id, grantId: second }, 60);
+
+      await tokens.revokeByGrantId(first);
+      assert.deepEqual(await tokens.find(id), { jti: id, grantId: second });
+      await tokens.revokeByGrantId(second);
+      assert.equal(await tokens.find(id), undefined);
+    });
+  });
+
+  describe("through oidc-provider's models, wired by src/services.ts", () => {
+    async function issue() {
+      const { provider, storage } = await ctx.startProvider();
+      const registered = await registerClient(provider, storage.clients, {
+        redirect_uris: ['http://127.0.0.1:1/callback'],
+        token_endpoint_auth_method: 'client_secret_post',
+      });
+      const client = (await provider.Client.find(registered.client_id))!;
+      const accountId = '0x0000000000000000000000000000000000000001';
+      const grant = new provider.Grant({ clientId: client.clientId, accountId });
+      grant.addOIDCScope('openid profile');
+      const grantId = await grant.save();
+      const token = new provider.AccessToken({ accountId, client, grantId, scope: 'openid profile', gty: 'authorization_code' });
+      const value = await token.save();
+      return { provider, client, accountId, grantId, value };
+    }
+
+    it('saves a Session and finds it by id and by uid', async () => {
+      const { provider } = await ctx.startProvider();
+      const session = new provider.Session({ accountId: 'acc', loginTs: 1_700_000_000 });
+      await session.save(3600);
+      const byId = await provider.Session.find(session.jti);
+      const byUid = await provider.Session.findByUid(session.uid);
+      assert.equal(byId?.accountId, 'acc');
+      assert.equal(byId?.loginTs, 1_700_000_000);
+      assert.equal(byUid?.jti, session.jti);
+    });
+
+    it('saves a Grant and an AccessToken bound to it and finds both', async () => {
+      const { provider, client, accountId, grantId, value } = await issue();
+      const grant = await provider.Grant.find(grantId);
+      assert.equal(grant?.accountId, accountId);
+      assert.equal(grant?.clientId, client.clientId);
+      assert.equal(grant?.getOIDCScope(), 'openid profile');
+      const token = await provider.AccessToken.find(value);
+      assert.equal(token?.grantId, grantId);
+      assert.equal(token?.accountId, accountId);
+      assert.equal(token?.scope, 'openid profile');
+    });
+
+    it('makes AccessToken.find answer undefined once the grant is revoked', async () => {
+      const { provider, grantId, value } = await issue();
+      const survivor = await issue();
+      assert.ok(await provider.AccessToken.find(value), 'found before revocation');
+
+      await provider.AccessToken.revokeByGrantId(grantId);
+      assert.equal(await provider.AccessToken.find(value), undefined);
+      assert.ok(await provider.AccessToken.find(survivor.value), "another grant's token is still found");
+    });
+  });
+});

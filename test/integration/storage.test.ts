@@ -1,0 +1,375 @@
+// Our own tables: the sweep, SIWE nonces, accounts, clients, signing keys and provider secrets.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { createAccountStore } from '../../src/db/accounts.ts';
+import { createClientAdapter, createClientStore } from '../../src/db/clients.ts';
+import { createDb, migrate } from '../../src/db/knex.ts';
+import { createLoginEventStore } from '../../src/db/login-events.ts';
+import { createNonceStore, type IssuedNonce } from '../../src/db/nonces.ts';
+import { createPayloadAdapter } from '../../src/db/oidc-adapter.ts';
+import { getOrCreateSecret } from '../../src/db/provider-secrets.ts';
+import { createSecretBox } from '../../src/db/secret-box.ts';
+import { createSigningKeys } from '../../src/db/signing-keys.ts';
+import { SWEEP_GRACE_SECONDS, sweepExpired } from '../../src/db/sweep.ts';
+import { describeEachDatabase } from '../helpers/db.ts';
+
+type Backend = Parameters<Parameters<typeof describeEachDatabase>[1]>[0];
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+async function setup(backend: Backend) {
+  const database = await backend.create();
+  const db = createDb(database.database);
+  await migrate(db);
+  const box = createSecretBox(randomBytes(32));
+  const nonces = createNonceStore(db);
+  const loginEvents = createLoginEventStore(db);
+  const clients = createClientStore(db, box);
+
+  const newId = (prefix = 'id') => `${prefix}-${randomUUID()}`;
+  /** An alphanumeric EIP-4361 nonce. */
+  const newNonce = () => randomBytes(12).toString('hex');
+
+  /** Stores a nonce as the SIWE service would, with fields that can be told apart. */
+  const issueNonce = async (overrides: Partial<IssuedNonce> = {}): Promise<IssuedNonce> => {
+    const issuedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const issued: IssuedNonce = {
+      nonce: newNonce(),
+      interactionUid: newId('uid'),
+      clientId: newId('client'),
+      address: '0x0000000000000000000000000000000000000001',
+      chainId: 10,
+      message: `example.com wants you to sign in with your Ethereum account:\n${newId('msg')}`,
+      issuedAt,
+      expiresAt: new Date(issuedAt.getTime() + 5 * MINUTE),
+      ...overrides,
+    };
+    await nonces.insert(issued);
+    return issued;
+  };
+
+  /** Stores an AccessToken that expires `expiresInMs` after `now` (negative: already expired). */
+  const savePayload = async (now: Date, expiresInMs: number | undefined) => {
+    const id = newId();
+    const ttl = expiresInMs === undefined ? undefined : (now.getTime() - Date.now() + expiresInMs) / 1000;
+    await createPayloadAdapter(db, 'AccessToken').upsert(id, { jti: id }, ttl);
+    return id;
+  };
+
+  const ids = async (table: string, key: string) => ((await db(table).pluck(key)) as (string | number)[]).map(String).sort();
+  const countRows = async (table: string) => Number(((await db(table).count({ n: '*' }).first()) as { n: string | number }).n);
+  const empty = async (...tables: string[]) => {
+    for (const table of tables) await db(table).delete();
+  };
+
+  return {
+    db,
+    box,
+    nonces,
+    loginEvents,
+    clients,
+    accounts: createAccountStore(db),
+    signingKeys: createSigningKeys(db, box),
+    newId,
+    issueNonce,
+    savePayload,
+    ids,
+    countRows,
+    empty,
+    async close() {
+      await db.destroy();
+      await database.drop();
+    },
+  };
+}
+
+describeEachDatabase('storage', (backend) => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  before(async () => {
+    ctx = await setup(backend);
+  });
+  after(async () => {
+    await ctx?.close();
+  });
+
+  describe('sweepExpired', () => {
+    beforeEach(() => ctx.empty('oidc_payloads', 'siwe_nonces', 'login_events'));
+
+    it('deletes payloads expired beyond the grace and keeps those inside it, unexpired ones and ones with no expiry', async () => {
+      const now = new Date();
+      const beyondGrace = await ctx.savePayload(now, -(SWEEP_GRACE_SECONDS * 1000 + 5 * MINUTE));
+      const insideGrace = await ctx.savePayload(now, -(SWEEP_GRACE_SECONDS * 1000 - 5 * MINUTE));
+      const unexpired = await ctx.savePayload(now, 5 * MINUTE);
+      const noExpiry = await ctx.savePayload(now, undefined);
+
+      const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
+      assert.deepEqual(counts, { oidc_payloads: 1, siwe_nonces: 0, login_events: 0 });
+      assert.deepEqual(await ctx.ids('oidc_payloads', 'id'), [insideGrace, unexpired, noExpiry].sort());
+      assert.ok(!(await ctx.ids('oidc_payloads', 'id')).includes(beyondGrace));
+    });
+
+    it('uses the grace it is given instead of the default', async () => {
+      const now = new Date();
+      await ctx.savePayload(now, -MINUTE);
+      const unexpired = await ctx.savePayload(now, MINUTE);
+      const counts = await sweepExpired(ctx.db, { now, graceSeconds: 0, loginEventRetentionDays: 90 });
+      assert.equal(counts.oidc_payloads, 1);
+      assert.deepEqual(await ctx.ids('oidc_payloads', 'id'), [unexpired]);
+    });
+
+    it('deletes nonces expired beyond the grace and keeps the others', async () => {
+      const now = new Date();
+      const at = (ms: number) => new Date(now.getTime() + ms);
+      await ctx.issueNonce({ expiresAt: at(-(SWEEP_GRACE_SECONDS * 1000 + MINUTE)) });
+      const insideGrace = await ctx.issueNonce({ expiresAt: at(-(SWEEP_GRACE_SECONDS * 1000 - MINUTE)) });
+      const unexpired = await ctx.issueNonce({ expiresAt: at(5 * MINUTE) });
+
+      const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 1, login_events: 0 });
+      assert.deepEqual(await ctx.ids('siwe_nonces', 'nonce'), [insideGrace.nonce, unexpired.nonce].sort());
+    });
+
+    it('deletes login events older than the retention and keeps the recent ones', async () => {
+      const now = new Date();
+      await ctx.loginEvents.record({ at: new Date(now.getTime() - 91 * DAY), outcome: 'refused', reason: 'nonce_used' });
+      await ctx.loginEvents.record({ at: new Date(now.getTime() - 89 * DAY), outcome: 'success', sub: 'kept' });
+
+      const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 1 });
+      assert.deepEqual(await ctx.ids('login_events', 'sub'), ['kept']);
+    });
+
+    it('keeps deleting batch after batch until nothing expired is left', async () => {
+      const now = new Date();
+      for (let i = 0; i < 5; i++) {
+        await ctx.savePayload(now, -DAY);
+        await ctx.issueNonce({ expiresAt: new Date(now.getTime() - DAY) });
+        await ctx.loginEvents.record({ at: new Date(now.getTime() - 100 * DAY), outcome: 'success' });
+      }
+      const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90, batchSize: 2 });
+      assert.deepEqual(counts, { oidc_payloads: 5, siwe_nonces: 5, login_events: 5 });
+      for (const table of ['oidc_payloads', 'siwe_nonces', 'login_events']) assert.equal(await ctx.countRows(table), 0, table);
+    });
+  });
+
+  describe('createNonceStore consume', () => {
+    it('consumes an issued nonce and returns exactly what was issued', async () => {
+      const issued = await ctx.issueNonce();
+      const result = await ctx.nonces.consume(issued.nonce, issued.interactionUid, new Date());
+      assert.deepEqual(result, { status: 'consumed', issued });
+    });
+
+    it('answers used for a nonce that was consumed before', async () => {
+      const issued = await ctx.issueNonce();
+      await ctx.nonces.consume(issued.nonce, issued.interactionUid, new Date());
+      assert.deepEqual(await ctx.nonces.consume(issued.nonce, issued.interactionUid, new Date()), { status: 'used' });
+    });
+
+    it('answers unknown for a nonce that was never issued', async () => {
+      assert.deepEqual(await ctx.nonces.consume(randomBytes(12).toString('hex'), ctx.newId('uid'), new Date()), { status: 'unknown' });
+    });
+
+    it('answers unknown for a nonce presented with another interaction, which leaves it consumable by its own', async () => {
+      const issued = await ctx.issueNonce();
+      assert.deepEqual(await ctx.nonces.consume(issued.nonce, ctx.newId('uid'), new Date()), { status: 'unknown' });
+      assert.equal((await ctx.nonces.consume(issued.nonce, issued.interactionUid, new Date())).status, 'consumed');
+    });
+
+    it('lets exactly one of 20 concurrent consumes of one nonce win; the others see it used', async () => {
+      const issued = await ctx.issueNonce();
+      const results = await Promise.all(Array.from({ length: 20 }, () => ctx.nonces.consume(issued.nonce, issued.interactionUid, new Date())));
+      const statuses = results.map((r) => r.status);
+      assert.equal(statuses.filter((s) => s === 'consumed').length, 1, statuses.join(','));
+      assert.equal(statuses.filter((s) => s === 'used').length, 19, statuses.join(','));
+    });
+  });
+
+  describe('createAccountStore recordLogin', () => {
+    const address = '0x00000000000000000000000000000000000000Ab';
+
+    it("creates the account on a wallet's first login with a count of one", async () => {
+      const sub = ctx.newId('sub');
+      const at = new Date('2026-01-01T10:00:00.000Z');
+      const account = await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at });
+      assert.equal(account.sub, sub);
+      assert.equal(account.address, address);
+      assert.equal(account.walletType, 'eoa');
+      assert.equal(account.loginCount, 1);
+      assert.deepEqual([account.firstLoginAt, account.lastLoginAt], [at, at]);
+      assert.deepEqual(await ctx.accounts.find(sub), account);
+    });
+
+    it('counts later logins, keeps the first login time and moves the last one', async () => {
+      const sub = ctx.newId('sub');
+      const first = new Date('2026-01-01T10:00:00.000Z');
+      const second = new Date('2026-01-02T10:00:00.000Z');
+      const third = new Date('2026-01-03T10:00:00.000Z');
+      const created = await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: first });
+      await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: second });
+      const latest = await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: third });
+      assert.equal(latest.id, created.id);
+      assert.equal(latest.loginCount, 3);
+      assert.deepEqual(latest.firstLoginAt, first);
+      assert.deepEqual(latest.lastLoginAt, third);
+      assert.deepEqual(await ctx.accounts.find(sub), latest);
+    });
+
+    it('counts every one of 10 concurrent logins of the same wallet', async () => {
+      const sub = ctx.newId('sub');
+      await Promise.all(Array.from({ length: 10 }, () => ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: new Date() })));
+      assert.equal((await ctx.accounts.find(sub))?.loginCount, 10);
+    });
+
+    it('answers undefined for a sub that never logged in', async () => {
+      assert.equal(await ctx.accounts.find(ctx.newId('sub')), undefined);
+    });
+  });
+
+  describe('createClientStore', () => {
+    const metadata = (clientId: string, secret?: string) => ({
+      client_id: clientId,
+      ...(secret ? { client_secret: secret } : {}),
+      client_name: 'Test RP',
+      redirect_uris: ['https://rp.example/callback'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_post',
+    });
+
+    it('saves a client and finds it with its metadata and its secret in clear', async () => {
+      const clientId = ctx.newId('client');
+      const secret = randomBytes(32).toString('base64url');
+      await ctx.clients.save(metadata(clientId, secret));
+      const found = await ctx.clients.find(clientId);
+      assert.ok(found);
+      const { created_at, updated_at, ...rest } = found;
+      assert.deepEqual(rest, metadata(clientId, secret));
+      assert.ok(!Number.isNaN(Date.parse(created_at!)) && !Number.isNaN(Date.parse(updated_at!)));
+    });
+
+    it('stores the secret sealed: no column of the row holds it in clear', async () => {
+      const clientId = ctx.newId('client');
+      const secret = randomBytes(32).toString('base64url');
+      await ctx.clients.save(metadata(clientId, secret));
+      const row = (await ctx.db('oidc_clients').where({ client_id: clientId }).first()) as { secret_sealed: string | null };
+      assert.ok(row.secret_sealed, 'a sealed secret is stored');
+      assert.ok(!row.secret_sealed.includes(secret));
+      assert.ok(!JSON.stringify(row).includes(secret), 'the metadata column does not carry the secret either');
+      assert.equal(ctx.box.open(row.secret_sealed), secret);
+    });
+
+    it('finds a client without a secret with no client_secret at all', async () => {
+      const clientId = ctx.newId('client');
+      await ctx.clients.save({ ...metadata(clientId), token_endpoint_auth_method: 'none' });
+      const found = await ctx.clients.find(clientId);
+      assert.equal(found?.token_endpoint_auth_method, 'none');
+      assert.ok(!('client_secret' in found!));
+    });
+
+    it('replaces metadata and secret on a second save and keeps created_at', async () => {
+      const clientId = ctx.newId('client');
+      await ctx.clients.save(metadata(clientId, 'first-secret-first-secret-first-secret'));
+      const before = (await ctx.clients.find(clientId))!;
+      await ctx.clients.save({ ...metadata(clientId, 'second-secret-second-secret-second'), client_name: 'Renamed RP' });
+      const after = (await ctx.clients.find(clientId))!;
+      assert.equal(after.client_name, 'Renamed RP');
+      assert.equal(after.client_secret, 'second-secret-second-secret-second');
+      assert.equal(after.created_at, before.created_at);
+      assert.ok(after.updated_at! >= before.updated_at!);
+    });
+
+    it('lists the saved clients', async () => {
+      const a = ctx.newId('client');
+      const b = ctx.newId('client');
+      await ctx.clients.save(metadata(a, 'secret-a-secret-a-secret-a-secret-a'));
+      await ctx.clients.save(metadata(b));
+      const listed = await ctx.clients.list();
+      const byId = new Map(listed.map((c) => [c.client_id, c]));
+      assert.equal(byId.get(a)?.client_secret, 'secret-a-secret-a-secret-a-secret-a');
+      assert.equal(byId.get(b)?.client_name, 'Test RP');
+      assert.equal(listed.length, await ctx.countRows('oidc_clients'));
+    });
+
+    it('removes a client: true the first time, then find answers undefined and a second remove false', async () => {
+      const clientId = ctx.newId('client');
+      await ctx.clients.save(metadata(clientId));
+      assert.equal(await ctx.clients.remove(clientId), true);
+      assert.equal(await ctx.clients.find(clientId), undefined);
+      assert.equal(await ctx.clients.remove(clientId), false);
+    });
+
+    it("gives oidc-provider the client's metadata with client_secret, without our timestamps", async () => {
+      const adapter = createClientAdapter(ctx.clients);
+      const clientId = ctx.newId('client');
+      const secret = randomBytes(32).toString('base64url');
+      await ctx.clients.save(metadata(clientId, secret));
+      assert.deepEqual(await adapter.find(clientId), metadata(clientId, secret));
+      assert.equal(await adapter.find(ctx.newId('client')), undefined);
+    });
+  });
+
+  describe('createSigningKeys', () => {
+    beforeEach(() => ctx.empty('signing_keys'));
+
+    it('generates one key on the first ensure and none on the second', async () => {
+      await ctx.signingKeys.ensure();
+      const [first] = await ctx.signingKeys.list();
+      await ctx.signingKeys.ensure();
+      const keys = await ctx.signingKeys.list();
+      assert.equal(keys.length, 1);
+      assert.equal(keys[0]!.kid, first!.kid);
+    });
+
+    it('leaves exactly one key when several instances call ensure at once', async () => {
+      await Promise.all(Array.from({ length: 5 }, () => ctx.signingKeys.ensure()));
+      assert.equal((await ctx.signingKeys.list()).length, 1);
+    });
+
+    it('puts a rotated key first and keeps the previous one published after it', async () => {
+      await ctx.signingKeys.ensure();
+      const [old] = await ctx.signingKeys.list();
+      const kid = await ctx.signingKeys.rotate();
+      const keys = await ctx.signingKeys.list();
+      assert.deepEqual(
+        keys.map((k) => k.kid),
+        [kid, old!.kid],
+      );
+      assert.notEqual(kid, old!.kid);
+    });
+
+    it('returns private RS256 JWKs but stores them sealed: the raw column holds neither n nor d', async () => {
+      await ctx.signingKeys.ensure();
+      const [jwk] = await ctx.signingKeys.list();
+      assert.equal(jwk?.kty, 'RSA');
+      assert.equal(jwk?.alg, 'RS256');
+      assert.equal(jwk?.use, 'sig');
+      assert.ok(typeof jwk?.n === 'string' && typeof jwk.d === 'string', 'the private parts come back');
+      const row = (await ctx.db('signing_keys').where({ kid: jwk.kid }).first()) as { private_jwk_sealed: string; alg: string };
+      assert.equal(row.alg, 'RS256');
+      assert.ok(!row.private_jwk_sealed.includes(jwk.n as string), 'the modulus is not stored in clear');
+      assert.ok(!row.private_jwk_sealed.includes(jwk.d as string), 'the private exponent is not stored in clear');
+    });
+  });
+
+  describe('getOrCreateSecret', () => {
+    it('returns the stored value on later calls instead of generating a new one', async () => {
+      const name = ctx.newId('secret');
+      let generated = 0;
+      const generate = () => [`key-${++generated}`];
+      const first = await getOrCreateSecret(ctx.db, name, generate);
+      const second = await getOrCreateSecret(ctx.db, name, generate);
+      assert.deepEqual(first, ['key-1']);
+      assert.deepEqual(second, ['key-1']);
+    });
+
+    it('agrees on one value when many first calls race', async () => {
+      const name = ctx.newId('secret');
+      let generated = 0;
+      const values = await Promise.all(Array.from({ length: 10 }, () => getOrCreateSecret(ctx.db, name, () => `value-${++generated}`)));
+      assert.equal(new Set(values).size, 1, values.join(','));
+      assert.match(values[0]!, /^value-\d+$/);
+    });
+  });
+});

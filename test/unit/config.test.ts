@@ -1,0 +1,177 @@
+// Unit tests for loadConfig (src/config/index.ts): defaults, one problem per bad variable, production rules.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config/index.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+function setup() {
+  /** A production environment with everything it requires. */
+  const production = {
+    NODE_ENV: 'production',
+    ISSUER: 'https://id.example.com',
+    TRUST_PROXY: 'true',
+    COOKIE_KEYS: `${'n'.repeat(32)},${'o'.repeat(40)}`,
+    ENCRYPTION_KEY: '0123456789abcdef'.repeat(4),
+    DATABASE_URL: 'postgres://wallet@db.internal:5432/wallet',
+  };
+  /** The variables named by the problems loadConfig reports; fails the test if it does not throw ConfigError. */
+  const refused = (env: Record<string, string | undefined>): string[] => {
+    try {
+      loadConfig(env);
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+      assert.ok(e.problems.length > 0);
+      return e.problems.map((p) => p.slice(0, p.indexOf(':')));
+    }
+    assert.fail(`loadConfig accepted ${JSON.stringify(env)}`);
+  };
+  return { production, refused };
+}
+
+/** One invalid value per variable. HOST and DATA_DIR are free-form: any non-empty value is valid, and empty means unset. */
+const INVALID: Record<string, string[]> = {
+  NODE_ENV: ['staging'],
+  PORT: ['http', '-1', '70000', '3000.5'],
+  ISSUER: ['id.example.com', 'ftp://id.example.com', 'https://id.example.com/?tenant=a', 'https://id.example.com/#x'],
+  TRUST_PROXY: ['yes'],
+  DATABASE_URL: ['mysql://db/wallet', './data'],
+  DATABASE_POOL_MAX: ['0', 'many'],
+  COOKIE_KEYS: ['too-short', `${'k'.repeat(32)},short`, ' , '],
+  ENCRYPTION_KEY: ['abc', 'z'.repeat(64), '0123456789abcdef'.repeat(3)],
+  ALLOWED_CHAINS: ['0', 'mainnet', '1,-5', ' , '],
+  SUB_FORMAT: ['did'],
+  CHALLENGE_TTL: ['5', '7200', '5m'],
+  SESSION_TTL: ['1'],
+  INTERACTION_TTL: ['1'],
+  ACCESS_TOKEN_TTL: ['1'],
+  ID_TOKEN_TTL: ['1'],
+  AUTHORIZATION_CODE_TTL: ['1', '601'],
+  SWEEP_INTERVAL: ['-1', '86401'],
+  LOGIN_EVENT_RETENTION_DAYS: ['0'],
+  LOG_LEVEL: ['loud'],
+};
+const FREE_FORM = ['HOST', 'DATA_DIR'];
+
+describe('loadConfig', () => {
+  it('works with no variables at all, with development defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.production, false);
+    assert.equal(config.issuer.href, 'http://localhost:3000/');
+    assert.equal(config.port, 3000);
+    assert.deepEqual(config.database, { kind: 'pglite', dataDir: './data' });
+    assert.ok(config.allowedChains.includes(1));
+    assert.equal(config.subFormat, 'address');
+    assert.equal(config.challengeTtlSeconds, 300);
+    assert.equal(config.trustProxy, false);
+    assert.equal(config.cookieKeys, undefined);
+    assert.equal(config.encryptionKey, undefined);
+    assert.equal(config.logLevel, 'info');
+  });
+
+  it('derives the default issuer from PORT', () => {
+    assert.equal(loadConfig({ PORT: '4000' }).issuer.href, 'http://localhost:4000/');
+  });
+
+  it('has an invalid example for every variable that can be invalid', () => {
+    assert.deepEqual([...Object.keys(INVALID), ...FREE_FORM].sort(), [...CONFIG_VARIABLES].sort());
+  });
+
+  for (const [name, values] of Object.entries(INVALID)) {
+    for (const value of values) {
+      it(`names ${name} when it is ${JSON.stringify(value)}`, () => {
+        const { refused } = setup();
+        assert.deepEqual(refused({ [name]: value }), [name]);
+      });
+    }
+  }
+
+  it('reports several problems at once', () => {
+    const { refused } = setup();
+    assert.deepEqual(refused({ PORT: 'http', SUB_FORMAT: 'did', LOG_LEVEL: 'loud', ENCRYPTION_KEY: 'abc' }).sort(), ['ENCRYPTION_KEY', 'LOG_LEVEL', 'PORT', 'SUB_FORMAT']);
+  });
+
+  it('reports a malformed variable together with the production requirements', () => {
+    const { production, refused } = setup();
+    assert.deepEqual(refused({ ...production, COOKIE_KEYS: undefined, LOG_LEVEL: 'loud' }).sort(), ['COOKIE_KEYS', 'LOG_LEVEL']);
+  });
+
+  it('treats an empty string as unset', () => {
+    const config = loadConfig({ NODE_ENV: '', PORT: '', ISSUER: '', DATABASE_URL: '', COOKIE_KEYS: '', ENCRYPTION_KEY: '', ALLOWED_CHAINS: '', LOG_LEVEL: '' });
+    assert.deepEqual(config, loadConfig({}));
+    // deepEqual sees no own properties on a URL: compare the issuer by value.
+    assert.equal(config.issuer.href, 'http://localhost:3000/');
+  });
+
+  it('reads comma-separated lists, trimming spaces and keeping the order', () => {
+    const config = loadConfig({ ALLOWED_CHAINS: ' 137, 1 ,', COOKIE_KEYS: `${'n'.repeat(32)} , ${'o'.repeat(32)}` });
+    assert.deepEqual(config.allowedChains, [137, 1]);
+    assert.deepEqual(config.cookieKeys, ['n'.repeat(32), 'o'.repeat(32)]);
+  });
+
+  it('refuses a chain id that a JavaScript number cannot hold exactly', () => {
+    const { refused } = setup();
+    assert.deepEqual(refused({ ALLOWED_CHAINS: '9999999999999999' }), ['ALLOWED_CHAINS']);
+  });
+
+  it('decodes ENCRYPTION_KEY into 32 bytes', () => {
+    const key = loadConfig({ ENCRYPTION_KEY: '0123456789abcdef'.repeat(4) }).encryptionKey;
+    assert.ok(key);
+    assert.equal(key.length, 32);
+    assert.equal(key.toString('hex'), '0123456789abcdef'.repeat(4));
+  });
+
+  it('selects Postgres when DATABASE_URL is set', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgresql://wallet@db/wallet', DATABASE_POOL_MAX: '25' });
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://wallet@db/wallet', poolMax: 25 });
+  });
+
+  it('keeps the port of ISSUER and drops a trailing slash', () => {
+    const config = loadConfig({ ISSUER: 'https://id.example.com:8443/' });
+    assert.equal(config.issuer.host, 'id.example.com:8443');
+    assert.equal(config.issuer.origin, 'https://id.example.com:8443');
+  });
+
+  it('refuses an ISSUER with a path', () => {
+    const { refused } = setup();
+    assert.deepEqual(refused({ ISSUER: 'https://id.example.com/oidc' }), ['ISSUER']);
+    assert.deepEqual(refused({ ISSUER: 'https://id.example.com/oidc/' }), ['ISSUER']);
+  });
+
+  describe('in production', () => {
+    it('accepts a complete configuration', () => {
+      const { production } = setup();
+      const config = loadConfig(production);
+      assert.equal(config.production, true);
+      assert.equal(config.issuer.href, 'https://id.example.com/');
+      assert.equal(config.trustProxy, true);
+      assert.deepEqual(config.cookieKeys, ['n'.repeat(32), 'o'.repeat(40)]);
+      assert.equal(config.encryptionKey?.length, 32);
+    });
+
+    it('refuses an http issuer', () => {
+      const { production, refused } = setup();
+      assert.deepEqual(refused({ ...production, ISSUER: 'http://id.example.com' }), ['ISSUER']);
+    });
+
+    it('refuses an https issuer unless TRUST_PROXY=true', () => {
+      const { production, refused } = setup();
+      assert.deepEqual(refused({ ...production, TRUST_PROXY: undefined }), ['TRUST_PROXY']);
+      assert.deepEqual(refused({ ...production, TRUST_PROXY: 'false' }), ['TRUST_PROXY']);
+    });
+
+    it('refuses to start without COOKIE_KEYS', () => {
+      const { production, refused } = setup();
+      assert.deepEqual(refused({ ...production, COOKIE_KEYS: undefined }), ['COOKIE_KEYS']);
+    });
+
+    it('refuses to start without ENCRYPTION_KEY', () => {
+      const { production, refused } = setup();
+      assert.deepEqual(refused({ ...production, ENCRYPTION_KEY: '' }), ['ENCRYPTION_KEY']);
+    });
+
+    it('reports every missing requirement at once', () => {
+      const { refused } = setup();
+      assert.deepEqual(refused({ NODE_ENV: 'production' }).sort(), ['COOKIE_KEYS', 'ENCRYPTION_KEY', 'ISSUER']);
+    });
+  });
+});
