@@ -45,7 +45,7 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('siwe_nonces', (t) => {
     t.text('nonce').primary();
-    t.text('interaction_uid').notNullable();
+    t.text('interaction_uid').notNullable().index();
     t.text('client_id').notNullable();
     t.text('address').notNullable();
     t.integer('chain_id').notNullable();

@@ -14,6 +14,7 @@ export const REASONS = {
   bad_signature: 401,
   interaction_not_found: 400,
   wrong_prompt: 409,
+  too_many_challenges: 429,
   unsupported_media_type: 415,
   payload_too_large: 413,
   not_found: 404,

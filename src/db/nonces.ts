@@ -15,7 +15,8 @@ export interface IssuedNonce {
 export type ConsumeResult = { status: 'consumed'; issued: IssuedNonce } | { status: 'used' } | { status: 'unknown' };
 
 export interface NonceStore {
-  insert(issued: IssuedNonce): Promise<void>;
+  /** Stores the nonce unless its interaction already has `limit` challenges; returns whether it was stored. */
+  insert(issued: IssuedNonce, limit: number): Promise<boolean>;
   /** Atomically marks the nonce used: of any number of concurrent calls, exactly one gets `consumed`. */
   consume(nonce: string, interactionUid: string, now: Date): Promise<ConsumeResult>;
 }
@@ -33,17 +34,15 @@ type Row = {
 
 export function createNonceStore(db: Db): NonceStore {
   return {
-    async insert(n) {
-      await db('siwe_nonces').insert({
-        nonce: n.nonce,
-        interaction_uid: n.interactionUid,
-        client_id: n.clientId,
-        address: n.address,
-        chain_id: n.chainId,
-        message: n.message,
-        issued_at: n.issuedAt,
-        expires_at: n.expiresAt,
-      });
+    async insert(n, limit) {
+      // One statement: the cap and the insert travel together (a login needs one challenge; a few retries are normal).
+      const result = await db.raw(
+        `INSERT INTO siwe_nonces (nonce, interaction_uid, client_id, address, chain_id, message, issued_at, expires_at)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?
+         WHERE (SELECT count(*) FROM siwe_nonces WHERE interaction_uid = ?) < ?`,
+        [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, n.interactionUid, limit],
+      );
+      return (result.rowCount ?? result.affectedRows) === 1;
     },
     async consume(nonce, interactionUid, now) {
       // One conditional UPDATE is the whole race: Postgres row locking lets one caller flip consumed_at.

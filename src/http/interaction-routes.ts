@@ -97,6 +97,13 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     return client;
   };
 
+  /** The redirect URI the login ends at; a client with one registered URI may omit it (RFC 6749 §3.1.2.3). */
+  const redirectUriOf = (params: Record<string, unknown>, client: { redirectUris?: readonly string[] | undefined }): string => {
+    const uri = typeof params.redirect_uri === 'string' ? params.redirect_uri : client.redirectUris?.[0];
+    if (!uri) throw new AppError('invalid_request', 'this login has no redirect URI');
+    return uri;
+  };
+
   const eventBase = (ctx: Context): Pick<LoginEvent, 'interactionUid' | 'ip' | 'userAgent'> => ({
     interactionUid: ctx.params.uid,
     ip: ctx.ip,
@@ -130,7 +137,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         ctx,
         'consent',
         { ...common, title: 'Allow access', scopes: missing.missingOIDCScope ?? [], claims: missing.missingOIDCClaims ?? [], account: interaction.session?.accountId },
-        { formActionOrigins: [new URL(String(interaction.params.redirect_uri)).origin] },
+        { formActionOrigins: [new URL(redirectUriOf(interaction.params, client)).origin] },
       );
     }
   });
@@ -146,7 +153,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         interactionUid: interaction.uid,
         clientId: client.clientId,
         clientName: client.clientName,
-        redirectUri: String(interaction.params.redirect_uri),
+        redirectUri: redirectUriOf(interaction.params, client),
         address: body.address,
         chainId: body.chainId,
       });

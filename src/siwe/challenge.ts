@@ -9,6 +9,9 @@ import { checkBindings, checkEoaSignature } from './verify.ts';
 
 export type Clock = () => Date;
 
+/** Bounds the rows one interaction can create; a person needs one, or a few after switching accounts. */
+export const MAX_CHALLENGES_PER_INTERACTION = 20;
+
 export interface ChallengeRequest {
   interactionUid: string;
   clientId: string;
@@ -85,7 +88,11 @@ export function createSiweService(opts: SiweServiceOptions): SiweService {
         requestId: req.interactionUid,
         resources: [req.redirectUri],
       });
-      await opts.nonces.insert({ nonce, interactionUid: req.interactionUid, clientId: req.clientId, address, chainId: req.chainId, message, issuedAt, expiresAt });
+      const stored = await opts.nonces.insert(
+        { nonce, interactionUid: req.interactionUid, clientId: req.clientId, address, chainId: req.chainId, message, issuedAt, expiresAt },
+        MAX_CHALLENGES_PER_INTERACTION,
+      );
+      if (!stored) throw new AppError('too_many_challenges', 'too many challenges for this login; start again from the application');
       return { message, nonce, expiresAt };
     },
 

@@ -6,6 +6,7 @@ import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, REDIRECT_URI } from '../helpers/server.ts';
 import { createAgent, followToClient, postJson, requestChallenge, signIn, startLogin, verify } from '../helpers/login.ts';
 import type { StoredClient } from '../../src/db/clients.ts';
+import { MAX_CHALLENGES_PER_INTERACTION } from '../../src/siwe/challenge.ts';
 
 const TTL = 300;
 
@@ -121,6 +122,24 @@ describeEachDatabase('the login contract', (backend) => {
       const unknown = await postJson(agent, `/interaction/nope/challenge`, { address: Wallet.createRandom().address, chainId: 1 });
       assert.equal(unknown.status, 400);
       assert.equal(unknown.body.error, 'interaction_not_found');
+    });
+
+    it('caps the challenges one login may ask for with too_many_challenges', async () => {
+      const { agent, uid } = await t.begin();
+      const address = Wallet.createRandom().address;
+      for (let i = 0; i < MAX_CHALLENGES_PER_INTERACTION; i++) await requestChallenge(agent, uid, address);
+      const res = await postJson(agent, `/interaction/${uid}/challenge`, { address, chainId: 1 });
+      assert.equal(res.status, 429);
+      assert.equal(res.body.error, 'too_many_challenges');
+    });
+
+    it('names the single registered redirect URI when the RP omits redirect_uri', async () => {
+      const agent = createAgent(t.server.issuer);
+      const url = t.authorizationUrl();
+      url.searchParams.delete('redirect_uri');
+      const uid = await startLogin(agent, url);
+      const { message } = await requestChallenge(agent, uid, Wallet.createRandom().address);
+      assert.ok(message.endsWith(`\nResources:\n- ${REDIRECT_URI}`), message);
     });
 
     it('refuses cross-origin posts', async () => {
