@@ -48,7 +48,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('interaction_uid').notNullable().index();
     t.text('client_id').notNullable();
     t.text('address').notNullable();
-    t.integer('chain_id').notNullable();
+    // EIP-155 chain ids go beyond 2^31 (e.g. 11297108109).
+    t.bigInteger('chain_id').notNullable();
     // The exact text issued: the signed message must equal it byte for byte.
     t.text('message').notNullable();
     t.timestamp('issued_at', { useTz: true }).notNullable();
@@ -74,7 +75,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('interaction_uid');
     t.text('client_id');
     t.text('address');
-    t.integer('chain_id');
+    t.bigInteger('chain_id');
     t.text('sub');
     t.text('ip');
     t.text('user_agent');

@@ -10,6 +10,7 @@ export const REASONS = {
   nonce_used: 409,
   expired: 400,
   message_mismatch: 400,
+  // Reserved: /verify compares the message byte for byte first, so a changed domain answers message_mismatch.
   domain_mismatch: 400,
   bad_signature: 401,
   interaction_not_found: 400,
@@ -17,7 +18,6 @@ export const REASONS = {
   too_many_challenges: 429,
   unsupported_media_type: 415,
   payload_too_large: 413,
-  not_found: 404,
 } as const;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -1,6 +1,6 @@
 // The command line: migrations, clients, signing keys and the sweep, on the same modules as the server.
 import fs from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import type { ClientMetadata } from 'oidc-provider';
 import { loadConfig } from '../config/index.ts';
 import { ConfigError } from '../errors.ts';
@@ -47,7 +47,8 @@ function printClient(client: StoredClient, json: boolean): void {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function buildCli(): Command {
-  const program = new Command('wallet-oidc').description('wallet-oidc administration').showHelpAfterError();
+  // exitOverride: usage errors throw CommanderError (inherited by subcommands) so they exit 2 like bad input.
+  const program = new Command('wallet-oidc').description('wallet-oidc administration').showHelpAfterError().exitOverride();
 
   program
     .command('migrate')
@@ -153,7 +154,11 @@ buildCli()
       console.error(`wallet-oidc: ${err.code}: ${err.message}`);
       process.exit(2);
     }
-    if (err instanceof UsageError || err instanceof InvalidArgumentError) {
+    if (err instanceof CommanderError) {
+      // commander has already printed the problem (or the help, exit code 0).
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    if (err instanceof UsageError) {
       console.error(`wallet-oidc: ${err.message}`);
       process.exit(2);
     }

@@ -62,7 +62,11 @@ const schema = z.object({
     .transform((v) => Buffer.from(v, 'hex'))
     .optional(),
   ALLOWED_CHAINS: list(
-    z.string().regex(/^[1-9]\d{0,15}$/, 'each chain id must be a positive whole number').transform(Number),
+    z
+      .string()
+      .regex(/^[1-9]\d*$/, 'each chain id must be a positive whole number')
+      .transform(Number)
+      .refine(Number.isSafeInteger, `each chain id must be at most ${Number.MAX_SAFE_INTEGER}`),
   ).optional(),
   SUB_FORMAT: z.enum(['address', 'caip10'], 'must be address or caip10').default('address'),
   CHALLENGE_TTL: intIn(30, 3600).default(300),
@@ -79,35 +83,39 @@ const schema = z.object({
 /** The variables loadConfig reads, in the order the README documents them. */
 export const CONFIG_VARIABLES = Object.keys(schema.shape);
 
+/** Rules that need several variables together; run on the raw values so they report beside format errors. */
+function productionProblems(input: Record<string, string | undefined>): string[] {
+  if (input.NODE_ENV !== 'production') return [];
+  const problems: string[] = [];
+  const issuer = input.ISSUER && URL.canParse(input.ISSUER) ? new URL(input.ISSUER) : undefined;
+  if (!issuer || issuer.protocol !== 'https:') {
+    problems.push('ISSUER: must be an https URL when NODE_ENV=production (tokens and cookies would travel in clear)');
+  } else if (input.TRUST_PROXY !== 'true' && input.TRUST_PROXY !== '1') {
+    problems.push(
+      'TRUST_PROXY: wallet-oidc serves plain HTTP; with NODE_ENV=production it must run behind a TLS-terminating proxy, so set TRUST_PROXY=true',
+    );
+  }
+  if (!input.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded PGlite database is for development)');
+  if (!input.COOKIE_KEYS) problems.push('COOKIE_KEYS: required when NODE_ENV=production (comma-separated, each at least 32 characters)');
+  if (!input.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required when NODE_ENV=production (64 hex characters)');
+  return problems;
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // Empty strings count as unset, as in most twelve-factor tools.
   const input = Object.fromEntries(CONFIG_VARIABLES.map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
-  }
-  const v = parsed.data;
-  const production = v.NODE_ENV === 'production';
-  const issuer = v.ISSUER ?? new URL(`http://localhost:${v.PORT}`);
-  const problems: string[] = [];
-  if (production) {
-    if (issuer.protocol !== 'https:') {
-      problems.push('ISSUER: must be an https URL when NODE_ENV=production (tokens and cookies would travel in clear)');
-    } else if (!v.TRUST_PROXY) {
-      problems.push(
-        'TRUST_PROXY: wallet-oidc serves plain HTTP; with NODE_ENV=production it must run behind a TLS-terminating proxy, so set TRUST_PROXY=true',
-      );
-    }
-    if (!v.COOKIE_KEYS) problems.push('COOKIE_KEYS: required when NODE_ENV=production (comma-separated, each at least 32 characters)');
-    if (!v.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required when NODE_ENV=production (64 hex characters)');
-  }
-  if (issuer.pathname !== '/' && issuer.pathname !== '') {
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+  problems.push(...productionProblems(input));
+  if (input.ISSUER && URL.canParse(input.ISSUER) && !['/', ''].includes(new URL(input.ISSUER).pathname)) {
     problems.push('ISSUER: must not have a path (wallet-oidc serves its endpoints at the root)');
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (!parsed.success || problems.length) throw new ConfigError(problems);
+  const v = parsed.data;
+  const issuer = v.ISSUER ?? new URL(`http://localhost:${v.PORT}`);
 
   return {
-    production,
+    production: v.NODE_ENV === 'production',
     issuer,
     port: v.PORT,
     host: v.HOST,

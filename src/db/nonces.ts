@@ -26,7 +26,7 @@ type Row = {
   interaction_uid: string;
   client_id: string;
   address: string;
-  chain_id: number;
+  chain_id: number | string;
   message: string;
   issued_at: Date;
   expires_at: Date;
@@ -59,7 +59,8 @@ export function createNonceStore(db: Db): NonceStore {
             interactionUid: row.interaction_uid,
             clientId: row.client_id,
             address: row.address,
-            chainId: row.chain_id,
+            // pg returns bigint as a string; chain ids are bounded to safe integers by config.
+            chainId: Number(row.chain_id),
             message: row.message,
             issuedAt: row.issued_at,
             expiresAt: row.expires_at,

@@ -19,6 +19,8 @@ export interface AppDeps extends InteractionDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.proxy = deps.trustProxy;
+  // One trusted hop: ctx.ip is the address our proxy saw, not a client-supplied X-Forwarded-For entry.
+  app.maxIpsCount = 1;
   app.silent = true;
   app.on('error', (err: unknown) => deps.logger.error({ err }, 'request failed'));
 
@@ -47,10 +49,17 @@ export function createApp(deps: AppDeps): Koa {
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
 
-  // Everything else is the protocol: oidc-provider answers it on the raw request.
+  // Everything else is the protocol: oidc-provider answers it on the raw request. Its endpoint URLs
+  // (discovery, redirects) derive from the request's host and scheme, so both are pinned to ISSUER:
+  // a forged Host or X-Forwarded-* header can never make us advertise another origin.
   const protocol = deps.provider.callback();
+  const issuer = new URL(deps.issuerOrigin);
   app.use(async (ctx) => {
     ctx.respond = false;
+    ctx.req.headers.host = issuer.host;
+    delete ctx.req.headers['x-forwarded-host'];
+    if (deps.trustProxy) ctx.req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+    else delete ctx.req.headers['x-forwarded-proto'];
     await protocol(ctx.req, ctx.res);
   });
   return app;

@@ -52,8 +52,10 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   const { provider, siwe, pages } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
 
-  // One error boundary: stable codes as JSON for the contract, a page for browsers; never a 500 for bad input.
+  // One error boundary: stable codes as JSON for the contract, a page for browsers; never a 500 for
+  // bad input. Every refused challenge or verify is recorded as a login event with its reason.
   router.use(async (ctx: Context, next: Next) => {
+    ctx.state.login = {} as Partial<LoginEvent>;
     try {
       await next();
     } catch (err) {
@@ -62,7 +64,10 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         deps.logger.error({ err, path: ctx.path }, 'interaction route failed');
         throw err;
       }
-      if (ctx.method === 'GET' && !wantsJson(ctx)) {
+      const api = /\/(challenge|verify)$/.test(ctx.path);
+      if (api && ctx.method === 'POST') await recordRefusal(ctx, appError.code);
+      // challenge and verify are JSON APIs; elsewhere a browser (form post, link) gets a page.
+      if (!api && !wantsJson(ctx)) {
         ctx.status = appError.status;
         await pages.render(ctx, 'error', { title: 'Sign-in failed', error: appError.code, description: appError.message });
       } else {
@@ -70,6 +75,15 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       }
     }
   });
+
+  async function recordRefusal(ctx: Context, reason: string) {
+    try {
+      await deps.loginEvents.record({ ...eventBase(ctx), ...(ctx.state.login as Partial<LoginEvent>), at: deps.clock(), outcome: 'refused', reason });
+    } catch (err) {
+      // The refusal still answers; losing its audit row is logged, not turned into a 500.
+      deps.logger.error({ err }, 'could not record a refused login');
+    }
+  }
 
   // Cross-site POSTs are refused outright; the interaction cookie is SameSite=Lax as a second fence.
   router.use(async (ctx: Context, next: Next) => {
@@ -110,15 +124,6 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     userAgent: ctx.get('user-agent') || undefined,
   });
 
-  /** Records a refused login with its reason, then lets the refusal answer the request. */
-  const refused = async (ctx: Context, err: unknown, extra: Partial<LoginEvent>) => {
-    const appError = toAppError(err);
-    if (appError) {
-      await deps.loginEvents.record({ ...eventBase(ctx), ...extra, at: deps.clock(), outcome: 'refused', reason: appError.code });
-    }
-    throw err;
-  };
-
   router.get('/', async (ctx) => {
     const interaction = await details(ctx);
     const client = await clientOf(interaction.params.client_id);
@@ -144,42 +149,37 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
 
   router.post('/challenge', async (ctx) => {
     const interaction = await details(ctx, 'login');
+    const login = ctx.state.login as Partial<LoginEvent>;
+    login.clientId = String(interaction.params.client_id);
     const client = await clientOf(interaction.params.client_id);
-    let body: z.infer<typeof challengeBody> | undefined;
-    try {
-      if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send application/json');
-      body = parseBody(challengeBody, ctx.request.body);
-      const challenge = await siwe.issueChallenge({
-        interactionUid: interaction.uid,
-        clientId: client.clientId,
-        clientName: client.clientName,
-        redirectUri: redirectUriOf(interaction.params, client),
-        address: body.address,
-        chainId: body.chainId,
-      });
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() };
-    } catch (err) {
-      await refused(ctx, err, { clientId: client.clientId, address: body?.address, chainId: body?.chainId });
-    }
+    if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send application/json');
+    const body = parseBody(challengeBody, ctx.request.body);
+    Object.assign(login, { address: body.address, chainId: body.chainId });
+    const challenge = await siwe.issueChallenge({
+      interactionUid: interaction.uid,
+      clientId: client.clientId,
+      clientName: client.clientName,
+      redirectUri: redirectUriOf(interaction.params, client),
+      address: body.address,
+      chainId: body.chainId,
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() };
   });
 
   router.post('/verify', async (ctx) => {
     const interaction = await details(ctx, 'login');
     const clientId = String(interaction.params.client_id);
-    try {
-      if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send application/json');
-      const body = parseBody(verifyBody, ctx.request.body);
-      const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
-      const sub = subjectFor(login.address, login.chainId, deps.subFormat);
-      const at = deps.clock();
-      await deps.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at });
-      await deps.loginEvents.record({ ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub });
-      const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: sub } }, { mergeWithLastSubmission: false });
-      ctx.body = { redirectTo };
-    } catch (err) {
-      await refused(ctx, err, { clientId });
-    }
+    (ctx.state.login as Partial<LoginEvent>).clientId = clientId;
+    if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send application/json');
+    const body = parseBody(verifyBody, ctx.request.body);
+    const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
+    const sub = subjectFor(login.address, login.chainId, deps.subFormat);
+    const at = deps.clock();
+    await deps.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at });
+    await deps.loginEvents.record({ ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub });
+    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: sub } }, { mergeWithLastSubmission: false });
+    ctx.body = { redirectTo };
   });
 
   router.post('/confirm', async (ctx) => {

@@ -31,14 +31,15 @@ export function createPages(opts: { viewsDir: string; productName: string }): Pa
         formAction: ["'self'", (_req, res) => ((res as ServerResponse & { locals?: Locals }).locals?.formActionOrigins ?? []).join(' ')],
       },
     },
-    referrerPolicy: { policy: 'no-referrer' },
+    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on our own form posts.
+    referrerPolicy: { policy: 'same-origin' },
   });
 
   const render: Pages['render'] = async (ctx, view, data, renderOpts = {}) => {
     (ctx.res as ServerResponse & { locals?: Locals }).locals = { formActionOrigins: renderOpts.formActionOrigins ?? [] };
     await new Promise<void>((resolve, reject) => headers(ctx.req, ctx.res, (err?: unknown) => (err ? reject(err) : resolve())));
     ctx.type = 'html';
-    ctx.body = await ejs.renderFile(path.join(opts.viewsDir, `${view}.ejs`), { productName: opts.productName, ...data }, { cache: true, async: true });
+    ctx.body = await ejs.renderFile(path.join(opts.viewsDir, `${view}.ejs`), { productName: opts.productName, ...data }, { cache: true, async: false });
   };
 
   const originOf = (uri: unknown): string[] => {

@@ -65,6 +65,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(db, name)),
     findAccount: createFindAccount(accounts),
     claims: CLAIMS as unknown as Configuration['claims'],
+    // No offline_access until refresh tokens are offered (docs: scopes); discovery lists only these.
+    scopes: ['openid', 'profile'],
     // ID tokens carry the profile claims the scopes grant, not only `sub`: Auth0's OIDC connection reads
     // the ID token alone (docs: conformIdTokenClaims).
     conformIdTokenClaims: false,

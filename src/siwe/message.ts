@@ -33,8 +33,12 @@ function invalid(description: string): never {
   throw new AppError('invalid_message', description);
 }
 
+/** RFC 3339 §5.7: the day must exist in its month (Date.parse would roll 2022-02-31 over to March). */
 export function isRfc3339(value: string): boolean {
-  return RFC3339.test(value) && !Number.isNaN(Date.parse(value));
+  if (!RFC3339.test(value)) return false;
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return day <= daysInMonth && !Number.isNaN(Date.parse(value));
 }
 
 /** Every field our server depends on, checked by us whatever the library accepted. */
@@ -53,6 +57,8 @@ export function checkFields(f: SiweFields): void {
   if (typeof f.issuedAt !== 'string' || !isRfc3339(f.issuedAt)) invalid('issuedAt must be an RFC 3339 date-time');
   if (f.expirationTime !== undefined && !isRfc3339(f.expirationTime)) invalid('expirationTime must be an RFC 3339 date-time');
   if (f.notBefore !== undefined && !isRfc3339(f.notBefore)) invalid('notBefore must be an RFC 3339 date-time');
+  // The grammar allows an empty Request ID, but the library would drop the line when rendering; we never issue one.
+  if (f.requestId !== undefined && f.requestId.length === 0) invalid('requestId must not be empty');
   if (f.statement !== undefined && !STATEMENT.test(f.statement)) invalid('statement has characters EIP-4361 does not allow');
   if (typeof f.uri !== 'string' || !URL.canParse(f.uri)) invalid('uri must be an absolute URI');
   for (const r of f.resources ?? []) if (typeof r !== 'string' || !URL.canParse(r)) invalid('each resource must be an absolute URI');

@@ -18,7 +18,7 @@ export interface TestServer extends Server {
   close(): Promise<void>;
 }
 
-export const REDIRECT_URI = 'http://127.0.0.1:1/callback';
+export const REDIRECT_URI = 'https://rp.example.com/callback';
 
 export async function startTestServer(db: TestDatabase, opts: { env?: Record<string, string>; clock?: Clock; port?: number } = {}): Promise<TestServer> {
   const httpServer = http.createServer();

@@ -58,8 +58,11 @@ describeEachDatabase('the CLI', (backend) => {
     assert.equal(badUri.code, 2);
     assert.match(badUri.stderr, /invalid_(client_metadata|redirect_uri)/);
     const badMethod = await cli(['clients', 'add', '--name', 'Bad', '--redirect-uri', 'https://x.example/cb', '--auth-method', 'magic'], db.env);
-    assert.notEqual(badMethod.code, 0);
+    assert.equal(badMethod.code, 2);
     assert.match(badMethod.stderr, /magic/);
+    const missing = await cli(['clients', 'add', '--name', 'No URI'], db.env);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--redirect-uri/);
   });
 
   it('rotates signing keys, keeping the previous one published', async () => {

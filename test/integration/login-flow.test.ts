@@ -1,5 +1,6 @@
 // A relying party (openid-client) completes code + PKCE logins with an ethers wallet through the login contract.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Wallet } from 'ethers';
@@ -57,5 +58,22 @@ describeEachDatabase('wallet login through openid-client', (backend) => {
     const userinfo = await oidc.fetchUserInfo(ctx.rp, tokens.access_token, claims.sub);
     assert.equal(userinfo.sub, wallet.address);
     assert.equal(userinfo.preferred_username, wallet.address);
+  });
+
+  it('advertises endpoints on the issuer whatever Host or X-Forwarded-* the request carries', async () => {
+    const { port } = new URL(ctx.server.issuer);
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/.well-known/openid-configuration', headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } }, (res) => {
+          let data = '';
+          res.on('data', (d) => (data += d));
+          res.on('end', () => resolve(data));
+        })
+        .on('error', reject);
+    });
+    const discovery = JSON.parse(body);
+    assert.equal(discovery.issuer, ctx.server.issuer);
+    assert.equal(discovery.authorization_endpoint, `${ctx.server.issuer}/auth`);
+    assert.equal(discovery.jwks_uri, `${ctx.server.issuer}/jwks`);
   });
 });

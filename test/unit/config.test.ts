@@ -171,7 +171,7 @@ describe('loadConfig', () => {
 
     it('reports every missing requirement at once', () => {
       const { refused } = setup();
-      assert.deepEqual(refused({ NODE_ENV: 'production' }).sort(), ['COOKIE_KEYS', 'ENCRYPTION_KEY', 'ISSUER']);
+      assert.deepEqual(refused({ NODE_ENV: 'production' }).sort(), ['COOKIE_KEYS', 'DATABASE_URL', 'ENCRYPTION_KEY', 'ISSUER']);
     });
   });
 });

@@ -4,16 +4,19 @@ import { describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { AppError, type ReasonCode } from '../../src/errors.ts';
 import type { IssuedNonce, NonceStore } from '../../src/db/nonces.ts';
-import { createSiweService, type ChallengeRequest } from '../../src/siwe/challenge.ts';
+import { createSiweService, MAX_CHALLENGES_PER_INTERACTION, type ChallengeRequest } from '../../src/siwe/challenge.ts';
 import { parseSiweMessage } from '../../src/siwe/message.ts';
 
-/** The NonceStore contract of src/db/nonces.ts in memory: nonce is the key, bound to one interaction, consumed once. */
+/** The NonceStore contract of src/db/nonces.ts in memory: nonce is the key, bound to one interaction, capped per interaction, consumed once. */
 function createMemoryNonceStore() {
   const rows = new Map<string, { issued: IssuedNonce; consumedAt: Date | undefined }>();
   const store: NonceStore = {
-    async insert(issued) {
+    async insert(issued, limit) {
       if (rows.has(issued.nonce)) throw new Error(`duplicate nonce ${issued.nonce}`);
+      const taken = [...rows.values()].filter((r) => r.issued.interactionUid === issued.interactionUid).length;
+      if (taken >= limit) return false;
       rows.set(issued.nonce, { issued: { ...issued }, consumedAt: undefined });
+      return true;
     },
     async consume(nonce, interactionUid, now) {
       const row = rows.get(nonce);
@@ -128,8 +131,15 @@ describe('issueChallenge', () => {
 
   it('draws a fresh nonce for every challenge', async () => {
     const { challenge } = setup();
-    const nonces = await Promise.all(Array.from({ length: 20 }, async () => (await challenge()).nonce));
+    const nonces = await Promise.all(Array.from({ length: MAX_CHALLENGES_PER_INTERACTION }, async () => (await challenge()).nonce));
     assert.equal(new Set(nonces).size, nonces.length);
+  });
+
+  it('refuses more challenges than the cap for one interaction, and only for that one', async () => {
+    const { challenge, code } = setup();
+    for (let i = 0; i < MAX_CHALLENGES_PER_INTERACTION; i++) await challenge();
+    await assert.rejects(challenge(), code('too_many_challenges'));
+    assert.ok((await challenge({ interactionUid: 'uid-other' })).nonce);
   });
 
   it('refuses a chain outside the allow-list and stores nothing', async () => {

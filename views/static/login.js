@@ -33,7 +33,8 @@
         return;
       }
       const challenge = await post('challenge', { address, chainId });
-      document.getElementById('address').textContent = address;
+      // The message's second line is the address in EIP-55 form, as the wallet will show it.
+      document.getElementById('address').textContent = challenge.message.split('\n')[1];
       document.getElementById('network').textContent = (chains.find((c) => c.id === chainId) || {}).name || `chain ${chainId}`;
       document.getElementById('message').textContent = challenge.message;
       document.getElementById('details').hidden = false;
