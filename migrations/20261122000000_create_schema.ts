@@ -2,11 +2,13 @@
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
-  // Every oidc-provider model in one table, payload as JSONB (payloads change between versions).
+  // Every oidc-provider model in one table. Payloads change between versions, so they are stored
+  // whole, as `json`: never queried inside, and unlike jsonb it accepts a \u0000 escape that a
+  // request parameter may carry (jsonb would refuse it and turn bad input into a 500).
   await knex.schema.createTable('oidc_payloads', (t) => {
     t.text('model').notNullable();
     t.text('id').notNullable();
-    t.jsonb('payload').notNullable();
+    t.json('payload').notNullable();
     t.text('grant_id');
     t.text('uid');
     t.text('user_code');
@@ -21,8 +23,8 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('oidc_clients', (t) => {
     t.text('client_id').primary();
-    // RFC 7591 metadata without the secret.
-    t.jsonb('metadata').notNullable();
+    // RFC 7591 metadata without the secret (json, as for payloads).
+    t.json('metadata').notNullable();
     // The secret, sealed with ENCRYPTION_KEY (client_secret_jwt and HS256 need it in clear, so a hash would not do).
     t.text('secret_sealed');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
@@ -45,7 +47,10 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('siwe_nonces', (t) => {
     t.text('nonce').primary();
-    t.text('interaction_uid').notNullable().index();
+    t.text('interaction_uid').notNullable();
+    // The challenge's number within its interaction: unique, so the per-interaction cap holds under concurrency.
+    t.integer('slot').notNullable();
+    t.unique(['interaction_uid', 'slot']);
     t.text('client_id').notNullable();
     t.text('address').notNullable();
     // EIP-155 chain ids go beyond 2^31 (e.g. 11297108109).

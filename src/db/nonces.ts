@@ -35,14 +35,21 @@ type Row = {
 export function createNonceStore(db: Db): NonceStore {
   return {
     async insert(n, limit) {
-      // One statement: the cap and the insert travel together (a login needs one challenge; a few retries are normal).
-      const result = await db.raw(
-        `INSERT INTO siwe_nonces (nonce, interaction_uid, client_id, address, chain_id, message, issued_at, expires_at)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?
-         WHERE (SELECT count(*) FROM siwe_nonces WHERE interaction_uid = ?) < ?`,
-        [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, n.interactionUid, limit],
-      );
-      return (result.rowCount ?? result.affectedRows) === 1;
+      // Each challenge takes the next slot of its interaction; the unique (interaction_uid, slot)
+      // index makes the cap exact even when requests race: a loser retries with the next slot.
+      for (;;) {
+        const inserted = await db.raw(
+          `INSERT INTO siwe_nonces (nonce, interaction_uid, slot, client_id, address, chain_id, message, issued_at, expires_at)
+           SELECT ?, ?, s.next, ?, ?, ?, ?, ?, ?
+           FROM (SELECT coalesce(max(slot) + 1, 0) AS next FROM siwe_nonces WHERE interaction_uid = ?) s
+           WHERE s.next < ?
+           ON CONFLICT (interaction_uid, slot) DO NOTHING`,
+          [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, n.interactionUid, limit],
+        );
+        if ((inserted.rowCount ?? inserted.affectedRows) === 1) return true;
+        const row = await db('siwe_nonces').where({ interaction_uid: n.interactionUid }).max({ last: 'slot' }).first();
+        if (row?.last !== null && row?.last !== undefined && Number(row.last) + 1 >= limit) return false;
+      }
     },
     async consume(nonce, interactionUid, now) {
       // One conditional UPDATE is the whole race: Postgres row locking lets one caller flip consumed_at.

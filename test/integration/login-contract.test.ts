@@ -331,6 +331,12 @@ describeEachDatabase('the login contract', (backend) => {
       assert.doesNotMatch(html, /<script>/);
     });
 
+    it('accepts an authorization request whose state carries a NUL byte (stored, not a 500)', async () => {
+      const agent = createAgent(t.server.issuer);
+      const uid = await startLogin(agent, t.authorizationUrl(t.client, { state: 'a\u0000b' }));
+      assert.ok(uid);
+    });
+
     it('serves an error page, not a 500, for an unknown interaction', async () => {
       const res = await createAgent(t.server.issuer).fetch(new URL('/interaction/unknown', t.server.issuer));
       assert.equal(res.status, 400);

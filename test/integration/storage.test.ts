@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import type { ClientMetadata } from 'oidc-provider';
 import { createAccountStore } from '../../src/db/accounts.ts';
 import { createClientAdapter, createClientStore } from '../../src/db/clients.ts';
 import { createDb, migrate } from '../../src/db/knex.ts';
@@ -46,7 +47,7 @@ async function setup(backend: Backend) {
       expiresAt: new Date(issuedAt.getTime() + 5 * MINUTE),
       ...overrides,
     };
-    await nonces.insert(issued);
+    assert.equal(await nonces.insert(issued, 1000), true, 'the nonce was stored');
     return issued;
   };
 
@@ -73,6 +74,7 @@ async function setup(backend: Backend) {
     accounts: createAccountStore(db),
     signingKeys: createSigningKeys(db, box),
     newId,
+    newNonce,
     issueNonce,
     savePayload,
     ids,
@@ -154,7 +156,7 @@ describeEachDatabase('storage', (backend) => {
     });
   });
 
-  describe('createNonceStore consume', () => {
+  describe('createNonceStore', () => {
     it('consumes an issued nonce and returns exactly what was issued', async () => {
       const issued = await ctx.issueNonce();
       const result = await ctx.nonces.consume(issued.nonce, issued.interactionUid, new Date());
@@ -176,6 +178,31 @@ describeEachDatabase('storage', (backend) => {
       assert.deepEqual(await ctx.nonces.consume(issued.nonce, ctx.newId('uid'), new Date()), { status: 'unknown' });
       assert.equal((await ctx.nonces.consume(issued.nonce, issued.interactionUid, new Date())).status, 'consumed');
     });
+
+    it('stores nonces for an interaction up to the limit, then refuses more, while other interactions stay free', async () => {
+      const first = await ctx.issueNonce();
+      const sameInteraction = { interactionUid: first.interactionUid };
+      assert.equal(await ctx.nonces.insert({ ...first, ...sameInteraction, nonce: ctx.newNonce() }, 3), true);
+      assert.equal(await ctx.nonces.insert({ ...first, ...sameInteraction, nonce: ctx.newNonce() }, 3), true);
+      const refused = { ...first, ...sameInteraction, nonce: ctx.newNonce() };
+      assert.equal(await ctx.nonces.insert(refused, 3), false);
+      assert.deepEqual(await ctx.nonces.consume(refused.nonce, refused.interactionUid, new Date()), { status: 'unknown' }, 'a refused nonce is not stored');
+      assert.equal(await ctx.nonces.insert({ ...first, interactionUid: ctx.newId('uid'), nonce: ctx.newNonce() }, 3), true);
+    });
+
+    it(
+      'holds the per-interaction limit when 20 inserts for one interaction arrive at once',
+      async () => {
+        // Several bursts: the first ones also open the pool's connections.
+        for (let burst = 0; burst < 5; burst++) {
+          const template = await ctx.issueNonce();
+          const stored = await Promise.all(Array.from({ length: 20 }, () => ctx.nonces.insert({ ...template, nonce: ctx.newNonce() }, 3)));
+          const rows = await ctx.db('siwe_nonces').where({ interaction_uid: template.interactionUid }).count({ n: '*' }).first();
+          assert.equal(Number(rows!.n), 3, `burst ${burst}: rows stored for one interaction with limit 3`);
+          assert.equal(stored.filter(Boolean).length, 2, `burst ${burst}: inserts that answered true`);
+        }
+      },
+    );
 
     it('lets exactly one of 20 concurrent consumes of one nonce win; the others see it used', async () => {
       const issued = await ctx.issueNonce();
@@ -228,7 +255,7 @@ describeEachDatabase('storage', (backend) => {
   });
 
   describe('createClientStore', () => {
-    const metadata = (clientId: string, secret?: string) => ({
+    const metadata = (clientId: string, secret?: string): ClientMetadata => ({
       client_id: clientId,
       ...(secret ? { client_secret: secret } : {}),
       client_name: 'Test RP',
