@@ -9,7 +9,7 @@ import { createServer, openStorage, type Storage } from '../services.ts';
 import { migrationStatus } from '../db/knex.ts';
 import { sweepExpired } from '../db/sweep.ts';
 import { WrongKeyError } from '../db/secret-box.ts';
-import { ClientMetadataError, registerClient } from '../oidc/clients.ts';
+import { ClientMetadataError, registerClient, updateClient } from '../oidc/clients.ts';
 import { CLIENT_AUTH_METHODS } from '../oidc/provider.ts';
 import type { StoredClient } from '../db/clients.ts';
 
@@ -42,9 +42,44 @@ function printClient(client: StoredClient, json: boolean): void {
   console.log(`redirect_uris: ${(client.redirect_uris ?? []).join(' ')}`);
   console.log(`auth method:   ${client.token_endpoint_auth_method ?? 'client_secret_post'}`);
   console.log(`skip consent:  ${client.skip_consent === true}`);
+  const rest = Object.entries(client).filter(
+    ([k]) => !['client_id', 'client_secret', 'client_name', 'redirect_uris', 'token_endpoint_auth_method', 'skip_consent'].includes(k),
+  );
+  for (const [k, v] of rest) console.log(`${`${k}:`.padEnd(15)}${typeof v === 'string' ? v : JSON.stringify(v)}`);
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface ClientFlags {
+  name?: string;
+  redirectUri?: string[];
+  authMethod?: string;
+  skipConsent?: boolean;
+  metadata?: string;
+}
+
+/** --metadata: a JSON object of client metadata, or a usage error that says what is wrong. */
+function parseMetadata(json: string | undefined): Record<string, unknown> {
+  if (json === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (err) {
+    throw new UsageError(`--metadata: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('--metadata: must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** The flags that were given, as metadata fields (absent flags leave fields alone). */
+function flagsToMetadata(opts: ClientFlags): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (opts.name !== undefined) out.client_name = opts.name;
+  if (opts.redirectUri !== undefined) out.redirect_uris = opts.redirectUri;
+  if (opts.authMethod !== undefined) out.token_endpoint_auth_method = opts.authMethod;
+  if (opts.skipConsent !== undefined) out.skip_consent = opts.skipConsent;
+  return out;
+}
 
 export function buildCli(): Command {
   // exitOverride: usage errors throw CommanderError (inherited by subcommands) so they exit 2 like bad input.
@@ -62,28 +97,60 @@ export function buildCli(): Command {
 
   const clients = program.command('clients').description('manage OAuth clients (relying parties)');
 
+  const withProvider = <T>(fn: (storage: Storage, provider: Awaited<ReturnType<typeof createServer>>['provider']) => Promise<T>) =>
+    withStorage(async (storage) => fn(storage, (await createServer(config(), storage, { logger: logger() })).provider));
+
   clients
     .command('add')
-    .description('create a client and print it, with its secret (shown only here)')
-    .requiredOption('--name <name>', 'client name shown to users')
-    .requiredOption('--redirect-uri <uri>', 'allowed redirect URI (repeat for several)', collect)
-    .addOption(new Option('--auth-method <method>', 'token endpoint auth method').choices([...CLIENT_AUTH_METHODS]).default('client_secret_post'))
-    .option('--skip-consent', 'first-party client: no consent page', false)
+    .description('create a client and print it, with its secret (shown only here and on rotation)')
+    .option('--name <name>', 'client name shown to users')
+    .option('--redirect-uri <uri>', 'allowed redirect URI (repeat for several)', collect)
+    .addOption(new Option('--auth-method <method>', 'token endpoint auth method (default client_secret_post)').choices([...CLIENT_AUTH_METHODS]))
+    .option('--skip-consent', 'first-party client: no consent page')
+    .option('--metadata <json>', 'RFC 7591 client metadata as a JSON object; the flags above override its fields')
     .option('--json', 'print JSON', false)
-    .action(async (opts: { name: string; redirectUri: string[]; authMethod: string; skipConsent: boolean; json: boolean }) => {
-      const metadata: Omit<ClientMetadata, 'client_id'> = {
-        client_name: opts.name,
-        redirect_uris: opts.redirectUri,
-        token_endpoint_auth_method: opts.authMethod,
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        skip_consent: opts.skipConsent,
-      };
-      const client = await withStorage(async (storage) => {
-        const { provider } = await createServer(config(), storage, { logger: logger() });
-        return registerClient(provider, storage.clients, metadata);
-      });
+    .action(async (opts: ClientFlags & { json: boolean }) => {
+      const metadata = { ...parseMetadata(opts.metadata), ...flagsToMetadata(opts) } as Omit<ClientMetadata, 'client_id'>;
+      // Stored explicitly, so a later change of the default never changes how an existing client authenticates.
+      metadata.token_endpoint_auth_method ??= 'client_secret_post';
+      const client = await withProvider((storage, provider) => registerClient(provider, storage.clients, metadata));
       printClient(client, opts.json);
+    });
+
+  clients
+    .command('show')
+    .argument('<client_id>')
+    .description('print one client (without its secret)')
+    .option('--json', 'print JSON', false)
+    .action(async (clientId: string, opts: { json: boolean }) => {
+      const client = await withStorage(({ clients: store }) => store.find(clientId));
+      if (!client) throw new UsageError(`no client with id ${clientId}`);
+      const { client_secret: _secret, ...shown } = client;
+      printClient(shown as StoredClient, opts.json);
+    });
+
+  clients
+    .command('update')
+    .argument('<client_id>')
+    .description('change a client: given fields replace the stored ones (null in --metadata removes a field)')
+    .option('--name <name>', 'client name shown to users')
+    .option('--redirect-uri <uri>', 'replaces the redirect URIs (repeat for several)', collect)
+    .addOption(new Option('--auth-method <method>', 'token endpoint auth method').choices([...CLIENT_AUTH_METHODS]))
+    .option('--skip-consent', 'first-party client: no consent page')
+    .option('--no-skip-consent', 'ask for consent again')
+    .option('--metadata <json>', 'RFC 7591 client metadata fields to set, as a JSON object')
+    .option('--rotate-secret', 'issue a new client secret (the old one stops working)', false)
+    .option('--json', 'print JSON', false)
+    .action(async (clientId: string, opts: ClientFlags & { rotateSecret: boolean; json: boolean }) => {
+      const patch = { ...parseMetadata(opts.metadata), ...flagsToMetadata(opts) };
+      const { before, after } = await withProvider(async (storage, provider) => ({
+        before: await storage.clients.find(clientId),
+        after: await updateClient(provider, storage.clients, clientId, patch, { rotateSecret: opts.rotateSecret }),
+      }));
+      if (!after) throw new UsageError(`no client with id ${clientId}`);
+      // The secret is printed only when it is new.
+      const { client_secret: secret, ...rest } = after;
+      printClient(secret && secret !== before?.client_secret ? after : (rest as StoredClient), opts.json);
     });
 
   clients

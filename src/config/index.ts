@@ -17,7 +17,9 @@ export interface Config {
   allowedChains: number[];
   subFormat: 'address' | 'caip10';
   challengeTtlSeconds: number;
-  ttl: { session: number; interaction: number; accessToken: number; idToken: number; authorizationCode: number; grant: number };
+  ttl: { session: number; interaction: number; accessToken: number; idToken: number; authorizationCode: number; grant: number; refreshToken: number };
+  /** Hosts oidc-provider may reach even on private or loopback addresses (jwks_uri, back-channel logout). */
+  outboundPrivateHosts: string[];
   sweepIntervalSeconds: number;
   loginEventRetentionDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -75,6 +77,8 @@ const schema = z.object({
   ACCESS_TOKEN_TTL: intIn(60, 86400).default(3600),
   ID_TOKEN_TTL: intIn(60, 86400).default(3600),
   AUTHORIZATION_CODE_TTL: intIn(10, 600).default(60),
+  REFRESH_TOKEN_TTL: intIn(60, 365 * 86400).default(30 * 86400),
+  OUTBOUND_PRIVATE_HOSTS: list(z.string().regex(/^[^\s/?#@]+$/, 'each entry must be a host name or IP address, without scheme or path')).optional(),
   SWEEP_INTERVAL: intIn(0, 86400).default(600),
   LOGIN_EVENT_RETENTION_DAYS: intIn(1, 3650).default(90),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino level').default('info'),
@@ -134,8 +138,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       accessToken: v.ACCESS_TOKEN_TTL,
       idToken: v.ID_TOKEN_TTL,
       authorizationCode: v.AUTHORIZATION_CODE_TTL,
-      grant: v.SESSION_TTL,
+      // A grant outlives the session while its refresh tokens are valid.
+      grant: Math.max(v.SESSION_TTL, v.REFRESH_TOKEN_TTL),
+      refreshToken: v.REFRESH_TOKEN_TTL,
     },
+    outboundPrivateHosts: (v.OUTBOUND_PRIVATE_HOSTS as string[] | undefined) ?? [],
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
     logLevel: v.LOG_LEVEL,

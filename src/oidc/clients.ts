@@ -1,4 +1,5 @@
-// Registering clients: ids and secrets are generated here, metadata is validated by oidc-provider itself.
+// Registering and updating clients: ids and secrets are generated here, metadata is validated by
+// oidc-provider's own client schema (RFC 7591 fields plus our skip_consent), so what we store it loads.
 import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
@@ -13,22 +14,71 @@ export class ClientMetadataError extends Error {
   }
 }
 
-/** Validates with oidc-provider's own client schema, so whatever we store the provider will load. */
+type ClientClass = new (metadata: ClientMetadata) => { metadata(): Record<string, unknown> };
+// needsSecret is public in oidc-provider's Client (lib/models/client.js) though its types omit it.
+type ClientStatics = { validate(m: ClientMetadata): Promise<void>; needsSecret(m: ClientMetadata): boolean };
+
+/** Fields the operator may not set: they are generated or kept by us. */
+const MANAGED = ['client_id', 'client_secret', 'client_id_issued_at', 'client_secret_expires_at', 'registration_access_token', 'registration_client_uri'];
+
+const newSecret = () => randomBytes(32).toString('base64url');
+
+/** Throws ClientMetadataError for anything oidc-provider would refuse, and for fields it would silently drop. */
 async function validate(provider: Provider, metadata: ClientMetadata): Promise<void> {
+  const Client = provider.Client as unknown as ClientClass & ClientStatics;
+  let recognized: Record<string, unknown>;
   try {
-    await provider.Client.validate(metadata);
+    await Client.validate(metadata);
+    recognized = new Client(metadata).metadata();
   } catch (err) {
     const e = err as { error?: string; error_description?: string; message?: string };
     throw new ClientMetadataError(e.error ?? 'invalid_client_metadata', e.error_description ?? e.message ?? String(err));
   }
+  const unknown = Object.keys(metadata).filter((k) => metadata[k] !== undefined && !(k in recognized));
+  if (unknown.length) throw new ClientMetadataError('invalid_client_metadata', `unknown client metadata: ${unknown.join(', ')}`);
+}
+
+function checkManaged(input: Record<string, unknown>): void {
+  const managed = Object.keys(input).filter((k) => MANAGED.includes(k));
+  if (managed.length) throw new ClientMetadataError('invalid_client_metadata', `${managed.join(', ')} cannot be set: wallet-oidc generates it`);
+}
+
+function needsSecret(provider: Provider, metadata: ClientMetadata): boolean {
+  return (provider.Client as unknown as ClientStatics).needsSecret(metadata);
 }
 
 export async function registerClient(provider: Provider, store: ClientStore, input: Omit<ClientMetadata, 'client_id'>): Promise<StoredClient> {
+  checkManaged(input);
   const metadata: ClientMetadata = { ...input, client_id: randomBytes(16).toString('base64url') };
   // 256-bit secrets: long enough to serve as an HS256 key for client_secret_jwt.
-  // needsSecret is public in oidc-provider's Client (lib/models/client.js) though its types omit it.
-  if ((provider.Client as unknown as { needsSecret(m: ClientMetadata): boolean }).needsSecret(metadata)) metadata.client_secret = randomBytes(32).toString('base64url');
+  if (needsSecret(provider, metadata)) metadata.client_secret = newSecret();
   await validate(provider, metadata);
   await store.save(metadata);
   return (await store.find(metadata.client_id))!;
+}
+
+/**
+ * Merges `patch` into a client's metadata (a field set to null is removed), re-validates, and saves.
+ * The secret is kept, generated when the new auth method needs one, dropped when it needs none,
+ * and replaced when `rotateSecret` is set.
+ */
+export async function updateClient(
+  provider: Provider,
+  store: ClientStore,
+  clientId: string,
+  patch: Record<string, unknown>,
+  opts: { rotateSecret?: boolean } = {},
+): Promise<StoredClient | undefined> {
+  checkManaged(patch);
+  const current = await store.find(clientId);
+  if (!current) return undefined;
+  const { created_at: _c, updated_at: _u, ...existing } = current;
+  const merged: Record<string, unknown> = { ...existing, ...patch };
+  for (const [k, v] of Object.entries(patch)) if (v === null) delete merged[k];
+  const metadata = merged as unknown as ClientMetadata;
+  delete metadata.client_secret;
+  if (needsSecret(provider, metadata)) metadata.client_secret = opts.rotateSecret || !current.client_secret ? newSecret() : current.client_secret;
+  await validate(provider, metadata);
+  await store.save(metadata);
+  return store.find(clientId);
 }

@@ -8,6 +8,7 @@ import { createClientAdapter } from '../db/clients.ts';
 import type { Db } from '../db/knex.ts';
 import { createPayloadAdapter } from '../db/oidc-adapter.ts';
 import { CLAIMS, createFindAccount } from './claims.ts';
+import { createOutboundFetch } from './outbound-fetch.ts';
 
 export interface ProviderPages {
   error: NonNullable<Configuration['renderError']>;
@@ -25,8 +26,11 @@ export interface ProviderDeps {
   pages: ProviderPages;
 }
 
-/** Client auth methods offered (docs: clientAuthMethods). The JWT-based ones arrive with federation. */
-export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'none'] as const;
+/** Client auth methods offered (docs: clientAuthMethods): what Auth0, Keycloak, Okta and SPAs send. */
+export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'client_secret_jwt', 'private_key_jwt', 'none'] as const;
+
+/** Response types offered: code for every RP, id_token and code id_token for Auth0's front channel. */
+export const RESPONSE_TYPES = ['code', 'id_token', 'code id_token'] as const;
 
 /** Our own client metadata (docs: extraClientMetadata): `skip_consent` marks first-party clients. */
 const EXTRA_CLIENT_METADATA: Configuration['extraClientMetadata'] = {
@@ -65,8 +69,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(db, name)),
     findAccount: createFindAccount(accounts),
     claims: CLAIMS as unknown as Configuration['claims'],
-    // No offline_access until refresh tokens are offered (docs: scopes); discovery lists only these.
-    scopes: ['openid', 'profile'],
+    // offline_access yields a refresh token when the client has the refresh_token grant and the
+    // request carries prompt=consent (OIDC Core §11; docs: scopes, issueRefreshToken).
+    scopes: ['openid', 'profile', 'offline_access'],
     // ID tokens carry the profile claims the scopes grant, not only `sub`: Auth0's OIDC connection reads
     // the ID token alone (docs: conformIdTokenClaims).
     conformIdTokenClaims: false,
@@ -83,7 +88,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       id_token_signed_response_alg: 'RS256',
     },
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
-    responseTypes: ['code'],
+    responseTypes: [...RESPONSE_TYPES],
     // PKCE S256 only; required for public clients, optional for confidential ones (Auth0, Keycloak opt in).
     pkce: { required: (_ctx, client) => client.tokenEndpointAuthMethod === 'none' },
     // Explicit lifetimes: no development defaults in production (docs: ttl).
@@ -94,7 +99,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       Interaction: config.ttl.interaction,
       Session: config.ttl.session,
       Grant: config.ttl.grant,
+      RefreshToken: config.ttl.refreshToken,
     },
+    // Public clients' refresh tokens rotate on every use; reusing a rotated one revokes the whole
+    // grant (docs: rotateRefreshToken). Confidential clients keep theirs, as Keycloak and Auth0 expect.
+    rotateRefreshToken: (ctx) => ctx.oidc.entities.Client?.clientAuthMethod === 'none',
+    fetch: createOutboundFetch(config.outboundPrivateHosts),
     features: {
       // Our interaction routes replace the development ones.
       devInteractions: { enabled: false },
@@ -102,6 +112,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
       resourceIndicators: { enabled: false },
+      // Resource servers register as confidential clients and introspect any token; a public client
+      // only its own (docs: features.introspection.allowedPolicy).
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
+      // A client revokes only tokens issued to it (docs: features.revocation.allowedPolicy).
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+      // Logout tokens to RPs that register a backchannel_logout_uri (Keycloak's broker endpoint).
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: deps.pages.logout, postLogoutSuccessSource: deps.pages.logoutSuccess },
     },
     renderError: deps.pages.error,
