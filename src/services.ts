@@ -6,7 +6,8 @@ import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import { createAccountStore, type AccountStore } from './db/accounts.ts';
-import { createClientStore, type ClientStore } from './db/clients.ts';
+import { createClientAdapter, createClientStore, type ClientStore } from './db/clients.ts';
+import { createPayloadAdapter } from './db/oidc-adapter.ts';
 import { createDb, migrate, type Db } from './db/knex.ts';
 import { createLoginEventStore } from './db/login-events.ts';
 import { createNonceStore } from './db/nonces.ts';
@@ -66,7 +67,15 @@ export async function createServer(config: Config, storage: Storage, opts: { log
     opts.logger.warn('COOKIE_KEYS is not set: using generated keys stored in the database (development only)');
   }
   const pages = createPages({ viewsDir: VIEWS_DIR, productName: 'wallet-oidc' });
-  const provider = createProvider({ config, db, clients, accounts, signingKeys: await signingKeys.list(), cookieKeys, pages: pages.provider });
+  const clientAdapter = createClientAdapter(clients);
+  const provider = createProvider({
+    config,
+    adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(db, name)),
+    accounts,
+    signingKeys: await signingKeys.list(),
+    cookieKeys,
+    pages: pages.provider,
+  });
   provider.on('server_error', (_ctx, err) => opts.logger.error({ err }, 'oidc-provider server_error'));
   const siwe = createSiweService({
     nonces: createNonceStore(db),
@@ -76,7 +85,9 @@ export async function createServer(config: Config, storage: Storage, opts: { log
     ttlSeconds: config.challengeTtlSeconds,
   });
   const app = createApp({
-    db,
+    checkHealth: async () => {
+      await db.raw('SELECT 1');
+    },
     provider,
     siwe,
     accounts,

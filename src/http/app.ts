@@ -4,12 +4,12 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import serve from 'koa-static';
 import type Provider from 'oidc-provider';
-import type { Db } from '../db/knex.ts';
 import type { Logger } from '../logger.ts';
 import { createInteractionRouter, type InteractionDeps } from './interaction-routes.ts';
 
 export interface AppDeps extends InteractionDeps {
-  db: Db;
+  /** Resolves when the database answers (services.ts runs SELECT 1). */
+  checkHealth: () => Promise<void>;
   provider: Provider;
   logger: Logger;
   trustProxy: boolean;
@@ -28,7 +28,7 @@ export function createApp(deps: AppDeps): Koa {
   // Liveness and readiness in one: answers 200 only when the database answers.
   health.get('/healthz', async (ctx) => {
     try {
-      await deps.db.raw('SELECT 1');
+      await deps.checkHealth();
       ctx.body = { status: 'ok' };
     } catch (err) {
       deps.logger.error({ err }, 'health check: database unreachable');

@@ -1,12 +1,8 @@
 // oidc-provider configured for wallet-oidc. Every non-default option says why; the reference is
 // https://github.com/panva/node-oidc-provider/blob/main/docs/README.md (sections named below).
-import Provider, { errors, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type ClientMetadata, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import type { AccountStore } from '../db/accounts.ts';
-import type { ClientStore } from '../db/clients.ts';
-import { createClientAdapter } from '../db/clients.ts';
-import type { Db } from '../db/knex.ts';
-import { createPayloadAdapter } from '../db/oidc-adapter.ts';
 import { CLAIMS, createFindAccount } from './claims.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
 
@@ -18,8 +14,10 @@ export interface ProviderPages {
 
 export interface ProviderDeps {
   config: Config;
-  db: Db;
-  clients: ClientStore;
+  /** Storage for every oidc-provider model (services.ts: Postgres/PGlite); undefined means the library's memory adapter (the benchmark's ceiling). */
+  adapter: Configuration['adapter'] | undefined;
+  /** Clients configured in memory instead of through the adapter (the benchmark's ceiling only). */
+  staticClients?: ClientMetadata[];
   accounts: AccountStore;
   signingKeys: JWK[];
   cookieKeys: string[];
@@ -62,11 +60,11 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
-  const { config, db, clients, accounts } = deps;
-  const clientAdapter = createClientAdapter(clients);
+  const { config, accounts } = deps;
 
   const configuration: Configuration = {
-    adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(db, name)),
+    ...(deps.adapter ? { adapter: deps.adapter } : {}),
+    ...(deps.staticClients ? { clients: deps.staticClients } : {}),
     findAccount: createFindAccount(accounts),
     claims: CLAIMS as unknown as Configuration['claims'],
     // offline_access yields a refresh token when the client has the refresh_token grant and the
