@@ -67,7 +67,7 @@ export async function createServer(config: Config, storage: Storage, opts: { log
     opts.logger.warn('COOKIE_KEYS is not set: using generated keys stored in the database (development only)');
   }
   const pages = createPages({ viewsDir: VIEWS_DIR, productName: 'wallet-oidc' });
-  const clientAdapter = createClientAdapter(clients);
+  const clientAdapter = createClientAdapter(clients, config.clientCacheTtlSeconds);
   const provider = createProvider({
     config,
     adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(db, name)),

@@ -20,6 +20,8 @@ export interface Config {
   ttl: { session: number; interaction: number; accessToken: number; idToken: number; authorizationCode: number; grant: number; refreshToken: number };
   /** Hosts oidc-provider may reach even on private or loopback addresses (jwks_uri, back-channel logout). */
   outboundPrivateHosts: string[];
+  /** Seconds a looked-up client is kept in memory (0: always read the database). */
+  clientCacheTtlSeconds: number;
   sweepIntervalSeconds: number;
   loginEventRetentionDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -79,6 +81,7 @@ const schema = z.object({
   AUTHORIZATION_CODE_TTL: intIn(10, 600).default(60),
   REFRESH_TOKEN_TTL: intIn(60, 365 * 86400).default(30 * 86400),
   OUTBOUND_PRIVATE_HOSTS: list(z.string().regex(/^[^\s/?#@]+$/, 'each entry must be a host name or IP address, without scheme or path')).optional(),
+  CLIENT_CACHE_TTL: intIn(0, 3600).default(10),
   SWEEP_INTERVAL: intIn(0, 86400).default(600),
   LOGIN_EVENT_RETENTION_DAYS: intIn(1, 3650).default(90),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino level').default('info'),
@@ -143,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       refreshToken: v.REFRESH_TOKEN_TTL,
     },
     outboundPrivateHosts: (v.OUTBOUND_PRIVATE_HOSTS as string[] | undefined) ?? [],
+    clientCacheTtlSeconds: v.CLIENT_CACHE_TTL,
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
     logLevel: v.LOG_LEVEL,

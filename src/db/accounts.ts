@@ -1,5 +1,6 @@
 // Accounts: created on a wallet's first login and kept (first and last login, login count).
 import type { Db } from './knex.ts';
+import { loginEventRow, type LoginEvent } from './login-events.ts';
 
 export type WalletType = 'eoa';
 
@@ -14,8 +15,11 @@ export interface Account {
 }
 
 export interface AccountStore {
-  /** Creates the account on first login, otherwise counts the login; one statement either way. */
-  recordLogin(input: { sub: string; address: string; walletType: WalletType; at: Date }): Promise<Account>;
+  /**
+   * Creates the account on first login, otherwise counts the login, and writes the login's
+   * event beside it when given: one statement, one round trip, either way.
+   */
+  recordLogin(input: { sub: string; address: string; walletType: WalletType; at: Date }, event?: LoginEvent): Promise<Account>;
   find(sub: string): Promise<Account | undefined>;
 }
 
@@ -41,12 +45,14 @@ const fromRow = (r: Row): Account => ({
 
 export function createAccountStore(db: Db): AccountStore {
   return {
-    async recordLogin({ sub, address, walletType, at }) {
-      const [row] = (await db('accounts')
+    async recordLogin({ sub, address, walletType, at }, event) {
+      const upsert = db('accounts')
         .insert({ sub, address, wallet_type: walletType, first_login_at: at, last_login_at: at, login_count: 1 })
         .onConflict('sub')
         .merge({ last_login_at: at, login_count: db.raw('accounts.login_count + 1') })
-        .returning('*')) as Row[];
+        .returning('*');
+      const query = event ? db.with('account', upsert).with('event', db('login_events').insert(loginEventRow(event))).select('*').from('account') : upsert;
+      const [row] = (await query) as Row[];
       return fromRow(row!);
     },
     async find(sub) {

@@ -1,4 +1,5 @@
 // OAuth clients (RFC 7591 metadata) kept in oidc_clients, secrets sealed; also oidc-provider's Client adapter.
+import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Db } from './knex.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -61,22 +62,32 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
   };
 }
 
-/** oidc-provider's adapter for the Client model, over the same table (static clients are not used). */
-export function createClientAdapter(store: ClientStore): Adapter {
+/**
+ * oidc-provider's adapter for the Client model, over the same table (static clients are not used).
+ * A login looks its client up five times; found clients are kept for `cacheTtlSeconds` (0: never),
+ * so a change made by another instance or the CLI takes at most that long to apply everywhere.
+ */
+export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number): Adapter {
   const unsupported = async (): Promise<never> => {
     throw new Error('not applicable to clients');
   };
+  const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
   return {
     async find(id) {
+      const cached = cache?.get(id);
+      if (cached) return structuredClone(cached);
       const client = await store.find(id);
       if (!client) return undefined;
       const { created_at: _c, updated_at: _u, ...metadata } = client;
-      return metadata as AdapterPayload;
+      cache?.set(id, metadata as AdapterPayload);
+      return structuredClone(metadata) as AdapterPayload;
     },
     async upsert(id, payload) {
+      cache?.delete(id);
       await store.save({ ...(payload as ClientMetadata), client_id: id });
     },
     async destroy(id) {
+      cache?.delete(id);
       await store.remove(id);
     },
     findByUid: unsupported,

@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
+import type { Interaction } from 'oidc-provider';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { AccountStore } from '../db/accounts.ts';
@@ -105,6 +106,16 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     return interaction;
   };
 
+  /**
+   * What provider.interactionResult does, on the interaction we already loaded: it would load it a
+   * second time (lib/provider.js). A login result replaces earlier submissions, a consent adds to them.
+   */
+  const saveResult = async (interaction: Interaction, result: Record<string, unknown>): Promise<string> => {
+    interaction.result = 'consent' in result ? { ...interaction.lastSubmission, ...result } : result;
+    await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
+    return interaction.returnTo;
+  };
+
   const clientOf = async (clientId: unknown) => {
     const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
     if (!client) throw new AppError('invalid_request', 'the client of this login no longer exists');
@@ -176,10 +187,11 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
     const sub = subjectFor(login.address, login.chainId, deps.subFormat);
     const at = deps.clock();
-    await deps.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at });
-    await deps.loginEvents.record({ ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub });
-    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: sub } }, { mergeWithLastSubmission: false });
-    ctx.body = { redirectTo };
+    await deps.accounts.recordLogin(
+      { sub, address: login.address, walletType: login.walletType, at },
+      { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub },
+    );
+    ctx.body = { redirectTo: await saveResult(interaction, { login: { accountId: sub } }) };
   });
 
   router.post('/confirm', async (ctx) => {
@@ -193,20 +205,19 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
     const grantId = await grant.save();
-    const result = { consent: { grantId } };
-    await finish(ctx, result);
+    await finish(ctx, interaction, { consent: { grantId } });
   });
 
   const abort = async (ctx: Context) => {
-    await details(ctx);
-    await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' });
+    // An error result replaces any earlier submission (as interactionResult does for errors).
+    await finish(ctx, await details(ctx), { error: 'access_denied', error_description: 'End-User aborted interaction' });
   };
   router.get('/abort', abort);
   router.post('/abort', abort);
 
   /** JSON callers get `{redirectTo}`; form posts and links get a 303 to oidc-provider. */
-  async function finish(ctx: Context, result: Record<string, unknown>) {
-    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+  async function finish(ctx: Context, interaction: Interaction, result: Record<string, unknown>) {
+    const redirectTo = await saveResult(interaction, result);
     if (ctx.method === 'POST' && wantsJson(ctx)) {
       ctx.body = { redirectTo };
     } else {

@@ -1,4 +1,5 @@
 // Accounts as oidc-provider sees them: `sub` rules and the claims each scope grants.
+import { LRUCache } from 'lru-cache';
 import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
 import type { AccountStore, Account } from '../db/accounts.ts';
 
@@ -33,10 +34,20 @@ export function claimsFor(account: Account): { sub: string; preferred_username: 
   };
 }
 
+/**
+ * oidc-provider asks for the account at every step of a login (resume, token, userinfo). Claims
+ * depend only on fields that never change after creation, so an account found is kept briefly.
+ */
 export function createFindAccount(accounts: AccountStore): FindAccount {
+  const cache = new LRUCache<string, Account>({ max: 10_000, ttl: 60_000 });
   return async (_ctx, sub): Promise<OidcAccount | undefined> => {
-    const account = await accounts.find(sub);
-    if (!account) return undefined;
-    return { accountId: account.sub, claims: () => claimsFor(account) };
+    let account = cache.get(sub);
+    if (!account) {
+      account = await accounts.find(sub);
+      if (!account) return undefined;
+      cache.set(sub, account);
+    }
+    const found = account;
+    return { accountId: found.sub, claims: () => claimsFor(found) };
   };
 }

@@ -328,12 +328,28 @@ describeEachDatabase('storage', (backend) => {
     });
 
     it("gives oidc-provider the client's metadata with client_secret, without our timestamps", async () => {
-      const adapter = createClientAdapter(ctx.clients);
+      const adapter = createClientAdapter(ctx.clients, 0);
       const clientId = ctx.newId('client');
       const secret = randomBytes(32).toString('base64url');
       await ctx.clients.save(metadata(clientId, secret));
       assert.deepEqual(await adapter.find(clientId), metadata(clientId, secret));
       assert.equal(await adapter.find(ctx.newId('client')), undefined);
+    });
+
+    it('keeps a found client for the cache TTL, and forgets it at once when it changes through the adapter', async () => {
+      const adapter = createClientAdapter(ctx.clients, 60);
+      const clientId = ctx.newId('client');
+      await ctx.clients.save(metadata(clientId));
+      await adapter.find(clientId);
+      await ctx.clients.remove(clientId);
+      assert.equal((await adapter.find(clientId))?.client_id, clientId, 'served from the cache');
+      await adapter.destroy(clientId);
+      assert.equal(await adapter.find(clientId), undefined);
+      const uncached = createClientAdapter(ctx.clients, 0);
+      await ctx.clients.save(metadata(clientId));
+      await uncached.find(clientId);
+      await ctx.clients.remove(clientId);
+      assert.equal(await uncached.find(clientId), undefined, 'TTL 0 always reads the database');
     });
   });
 
