@@ -7,6 +7,7 @@ import { createLogger } from './logger.ts';
 import { createServer, openStorage } from './services.ts';
 import { sweepExpired } from './db/sweep.ts';
 import { WrongKeyError } from './db/secret-box.ts';
+import { RECOVERY_IMPLEMENTATION } from './siwe/recover.ts';
 
 if (fs.existsSync('.env')) process.loadEnvFile('.env');
 
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;
-  logger.info({ issuer: config.issuer.origin, port, database: config.database.kind }, 'wallet-oidc listening');
+  logger.info({ issuer: config.issuer.origin, port, database: config.database.kind, signatureRecovery: RECOVERY_IMPLEMENTATION }, 'wallet-oidc listening');
 
   const sweep = async () => {
     try {

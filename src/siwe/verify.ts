@@ -1,7 +1,7 @@
 // Checks a signed EIP-4361 message: time window and bindings, then who signed it.
-import { verifyMessage } from 'ethers';
 import { AppError } from '../errors.ts';
 import type { SiweFields } from './message.ts';
+import { recoverSigner } from './recover.ts';
 
 export interface Expectations {
   /** Verification time. */
@@ -31,14 +31,8 @@ export function checkBindings(f: SiweFields, expect: Expectations): void {
   }
 }
 
-/** The signer's checksummed address by EIP-191 personal_sign recovery, or undefined if the signature is malformed. */
-export function recoverSigner(message: string, signature: string): string | undefined {
-  try {
-    return verifyMessage(message, signature);
-  } catch {
-    return undefined;
-  }
-}
+// The signer's checksummed address by EIP-191 personal_sign recovery, or undefined if malformed.
+export { recoverSigner };
 
 /** Throws `bad_signature` unless `address` (an EOA) signed `message`. */
 export function checkEoaSignature(message: string, signature: string, address: string): void {
