@@ -3,9 +3,9 @@
 import { getAddress } from 'ethers';
 import { AppError } from '../errors.ts';
 import type { NonceStore } from '../db/nonces.ts';
-import { buildSiweMessage, parseSiweMessage } from './message.ts';
+import { buildSiweMessage } from './message.ts';
 import { generateNonce } from './nonce.ts';
-import { checkBindings, checkEoaSignature } from './verify.ts';
+import { checkEoaSignature } from './verify.ts';
 
 export type Clock = () => Date;
 
@@ -53,6 +53,9 @@ export function buildStatement(clientName: string | undefined, clientId: string)
   return `Sign in to ${safe || clientId}.`;
 }
 
+/** EIP-4361: `Nonce: ` followed by 8 or more alphanumerics, on a line of its own. */
+const NONCE_LINE = /\nNonce: ([A-Za-z0-9]{8,})\n/;
+
 /** EIP-4361 timestamps: RFC 3339 in UTC with milliseconds, as Date#toISOString gives. */
 const rfc3339 = (d: Date) => d.toISOString();
 
@@ -97,17 +100,20 @@ export function createSiweService(opts: SiweServiceOptions): SiweService {
     },
 
     async verifyLogin({ interactionUid, message, signature }) {
-      const fields = parseSiweMessage(message);
+      // The nonce names the issued challenge. The text is not parsed again: it must equal, byte for
+      // byte, a message we built and validated ourselves, so its domain, URI, chain and times are ours.
+      const nonce = message.match(NONCE_LINE)?.[1];
+      if (!nonce) throw new AppError('invalid_message', 'not an EIP-4361 message with a Nonce line');
       const now = opts.clock();
       // Consume the nonce before any signature work: the first request wins, every replay and
       // every concurrent copy loses, and a failed attempt burns the challenge.
-      const consumed = await opts.nonces.consume(fields.nonce, interactionUid, now);
+      const consumed = await opts.nonces.consume(nonce, interactionUid, now);
       if (consumed.status === 'unknown') throw new AppError('nonce_unknown', 'this challenge was not issued for this login');
       if (consumed.status === 'used') throw new AppError('nonce_used', 'this challenge was already used; ask for a new one');
       const { issued } = consumed;
       if (message !== issued.message) throw new AppError('message_mismatch', 'the message differs from the one issued');
+      // The issued message's Expiration Time (EIP-4361 §"Verifying a signed message").
       if (now >= issued.expiresAt) throw new AppError('expired', 'the challenge has expired; ask for a new one');
-      checkBindings(fields, { now, domain, nonce: issued.nonce });
       checkEoaSignature(message, signature, issued.address);
       return { address: issued.address, chainId: issued.chainId, walletType: 'eoa', clientId: issued.clientId };
     },
