@@ -1,5 +1,6 @@
 // SIWE nonces: each stored with the exact message issued, bound to one interaction, consumed once.
 import type { Db } from './knex.ts';
+import { createSql } from './sql.ts';
 
 export interface IssuedNonce {
   nonce: string;
@@ -32,32 +33,33 @@ type Row = {
   expires_at: Date;
 };
 
+const INSERT = `INSERT INTO siwe_nonces (nonce, interaction_uid, slot, client_id, address, chain_id, message, issued_at, expires_at)
+  SELECT $1, $2, s.next, $3, $4, $5, $6, $7, $8
+  FROM (SELECT coalesce(max(slot) + 1, 0) AS next FROM siwe_nonces WHERE interaction_uid = $2) s
+  WHERE s.next < $9
+  ON CONFLICT (interaction_uid, slot) DO NOTHING`;
+const LAST_SLOT = 'SELECT max(slot) AS last FROM siwe_nonces WHERE interaction_uid = $1';
+// One conditional UPDATE is the whole race: Postgres row locking lets one caller flip consumed_at.
+const CONSUME = `UPDATE siwe_nonces SET consumed_at = $3
+  WHERE nonce = $1 AND interaction_uid = $2 AND consumed_at IS NULL
+  RETURNING nonce, interaction_uid, client_id, address, chain_id, message, issued_at, expires_at`;
+const SEEN = 'SELECT 1 FROM siwe_nonces WHERE nonce = $1 AND interaction_uid = $2';
+
 export function createNonceStore(db: Db): NonceStore {
+  const sql = createSql(db);
   return {
     async insert(n, limit) {
       // Each challenge takes the next slot of its interaction; the unique (interaction_uid, slot)
       // index makes the cap exact even when requests race: a loser retries with the next slot.
       for (;;) {
-        const inserted = await db.raw(
-          `INSERT INTO siwe_nonces (nonce, interaction_uid, slot, client_id, address, chain_id, message, issued_at, expires_at)
-           SELECT ?, ?, s.next, ?, ?, ?, ?, ?, ?
-           FROM (SELECT coalesce(max(slot) + 1, 0) AS next FROM siwe_nonces WHERE interaction_uid = ?) s
-           WHERE s.next < ?
-           ON CONFLICT (interaction_uid, slot) DO NOTHING`,
-          [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, n.interactionUid, limit],
-        );
-        if ((inserted.rowCount ?? inserted.affectedRows) === 1) return true;
-        const row = await db('siwe_nonces').where({ interaction_uid: n.interactionUid }).max({ last: 'slot' }).first();
+        const inserted = await sql.query(INSERT, [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, limit]);
+        if (inserted.rowCount === 1) return true;
+        const [row] = (await sql.query<{ last: number | null }>(LAST_SLOT, [n.interactionUid])).rows;
         if (row?.last !== null && row?.last !== undefined && Number(row.last) + 1 >= limit) return false;
       }
     },
     async consume(nonce, interactionUid, now) {
-      // One conditional UPDATE is the whole race: Postgres row locking lets one caller flip consumed_at.
-      const [row] = (await db('siwe_nonces')
-        .where({ nonce, interaction_uid: interactionUid })
-        .whereNull('consumed_at')
-        .update({ consumed_at: now })
-        .returning('*')) as Row[];
+      const [row] = (await sql.query<Row>(CONSUME, [nonce, interactionUid, now])).rows;
       if (row) {
         return {
           status: 'consumed',
@@ -74,8 +76,8 @@ export function createNonceStore(db: Db): NonceStore {
           },
         };
       }
-      const seen = await db('siwe_nonces').where({ nonce, interaction_uid: interactionUid }).first('nonce');
-      return { status: seen ? 'used' : 'unknown' };
+      const seen = await sql.query(SEEN, [nonce, interactionUid]);
+      return { status: seen.rows.length ? 'used' : 'unknown' };
     },
   };
 }

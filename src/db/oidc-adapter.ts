@@ -2,22 +2,22 @@
 // Contract: the library's memory adapter. Reads do not filter by expiry (the library checks
 // `exp` itself, sometimes with ignoreExpiration); consumed rows stay for reuse detection;
 // expired rows are removed by the sweep, after a grace period.
-// Every login runs about twenty of these statements, so they are fixed SQL through knex.raw rather
-// than rebuilt by the query builder each time.
+// Every login runs about twenty of these statements: fixed SQL on a pooled connection (sql.ts).
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { Db } from './knex.ts';
+import { createSql } from './sql.ts';
 
 const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
   ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
     user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL`;
-const SELECT = 'SELECT payload, consumed_at FROM oidc_payloads WHERE model = ? AND';
-const FIND = `${SELECT} id = ?`;
-const FIND_BY_UID = `${SELECT} uid = ? LIMIT 1`;
-const FIND_BY_USER_CODE = `${SELECT} user_code = ? LIMIT 1`;
-const CONSUME = 'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ?';
-const DESTROY = 'DELETE FROM oidc_payloads WHERE model = ? AND id = ?';
-const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_payloads WHERE model = ? AND grant_id = ?';
+const SELECT = 'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND';
+const FIND = `${SELECT} id = $2`;
+const FIND_BY_UID = `${SELECT} uid = $2 LIMIT 1`;
+const FIND_BY_USER_CODE = `${SELECT} user_code = $2 LIMIT 1`;
+const CONSUME = 'UPDATE oidc_payloads SET consumed_at = $3 WHERE model = $1 AND id = $2';
+const DESTROY = 'DELETE FROM oidc_payloads WHERE model = $1 AND id = $2';
+const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2';
 
 type Row = { payload: AdapterPayload; consumed_at: Date | null };
 
@@ -27,11 +27,12 @@ function toPayload(row: Row | undefined): AdapterPayload | undefined {
 }
 
 export function createPayloadAdapter(db: Db, model: string): Adapter {
-  const first = async (sql: string, value: string) => toPayload(((await db.raw(sql, [model, value])) as { rows: Row[] }).rows[0]);
+  const sql = createSql(db);
+  const first = async (text: string, value: string) => toPayload((await sql.query<Row>(text, [model, value])).rows[0]);
 
   return {
     async upsert(id, payload, expiresIn) {
-      await db.raw(UPSERT, [
+      await sql.query(UPSERT, [
         model,
         id,
         JSON.stringify(payload),
@@ -45,13 +46,13 @@ export function createPayloadAdapter(db: Db, model: string): Adapter {
     findByUid: (uid) => first(FIND_BY_UID, uid),
     findByUserCode: (userCode) => first(FIND_BY_USER_CODE, userCode),
     async consume(id) {
-      await db.raw(CONSUME, [new Date(), model, id]);
+      await sql.query(CONSUME, [model, id, new Date()]);
     },
     async destroy(id) {
-      await db.raw(DESTROY, [model, id]);
+      await sql.query(DESTROY, [model, id]);
     },
     async revokeByGrantId(grantId) {
-      await db.raw(REVOKE_BY_GRANT_ID, [model, grantId]);
+      await sql.query(REVOKE_BY_GRANT_ID, [model, grantId]);
     },
   };
 }
