@@ -77,6 +77,10 @@ export async function createServer(config: Config, storage: Storage, opts: { log
     pages: pages.provider,
   });
   provider.on('server_error', (_ctx, err) => opts.logger.error({ err }, 'oidc-provider server_error'));
+  // A back-channel logout that fails (RP down, host blocked by the outbound guard) is otherwise silent.
+  provider.on('backchannel.error', (_ctx, err, client) =>
+    opts.logger.warn({ err, clientId: client.clientId, uri: client.backchannelLogoutUri }, 'back-channel logout failed'),
+  );
   const siwe = createSiweService({
     nonces: createNonceStore(db),
     clock,

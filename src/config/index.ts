@@ -1,4 +1,5 @@
 // loadConfig(env): the only place that reads the environment. Validates everything at once.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_CHAINS } from './chains.ts';
@@ -80,7 +81,14 @@ const schema = z.object({
   ID_TOKEN_TTL: intIn(60, 86400).default(3600),
   AUTHORIZATION_CODE_TTL: intIn(10, 600).default(60),
   REFRESH_TOKEN_TTL: intIn(60, 365 * 86400).default(30 * 86400),
-  OUTBOUND_PRIVATE_HOSTS: list(z.string().regex(/^[^\s/?#@]+$/, 'each entry must be a host name or IP address, without scheme or path')).optional(),
+  OUTBOUND_PRIVATE_HOSTS: list(
+    z
+      .string()
+      .refine(
+        (h) => isIP(h.replace(/^\[|\]$/g, '')) === 6 || /^[^\s/?#@:[\]]+$/.test(h),
+        'each entry must be a host name or IP address, without scheme, port or path',
+      ),
+  ).optional(),
   CLIENT_CACHE_TTL: intIn(0, 3600).default(10),
   SWEEP_INTERVAL: intIn(0, 86400).default(600),
   LOGIN_EVENT_RETENTION_DAYS: intIn(1, 3650).default(90),

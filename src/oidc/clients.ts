@@ -78,6 +78,7 @@ export async function updateClient(
   const metadata = merged as unknown as ClientMetadata;
   delete metadata.client_secret;
   if (needsSecret(provider, metadata)) metadata.client_secret = opts.rotateSecret || !current.client_secret ? newSecret() : current.client_secret;
+  else if (opts.rotateSecret) throw new ClientMetadataError('invalid_client_metadata', 'this client authenticates without a secret: there is none to rotate');
   await validate(provider, metadata);
   await store.save(metadata);
   return store.find(clientId);

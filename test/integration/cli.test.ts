@@ -122,6 +122,9 @@ describeEachDatabase('the CLI', (backend) => {
     const madePublic = JSON.parse((await cli(['clients', 'update', created.client_id, '--auth-method', 'none', '--json'], db.env)).stdout);
     assert.equal(madePublic.token_endpoint_auth_method, 'none');
     assert.equal(madePublic.client_secret, undefined);
+    const noSecret = await cli(['clients', 'update', created.client_id, '--rotate-secret'], db.env);
+    assert.equal(noSecret.code, 2);
+    assert.match(noSecret.stderr, /no(ne)? (secret )?to rotate/);
 
     const unknown = await cli(['clients', 'update', 'nobody', '--name', 'x'], db.env);
     assert.equal(unknown.code, 2);

@@ -46,6 +46,9 @@ const INVALID: Record<string, string[]> = {
   ACCESS_TOKEN_TTL: ['1'],
   ID_TOKEN_TTL: ['1'],
   AUTHORIZATION_CODE_TTL: ['1', '601'],
+  REFRESH_TOKEN_TTL: ['1', '31536001'],
+  OUTBOUND_PRIVATE_HOSTS: ['kc.internal:8443', 'https://kc.internal', 'kc.internal/realms', 'user@kc.internal', ' , '],
+  CLIENT_CACHE_TTL: ['-1', '3601'],
   SWEEP_INTERVAL: ['-1', '86401'],
   LOGIN_EVENT_RETENTION_DAYS: ['0'],
   LOG_LEVEL: ['loud'],
@@ -111,6 +114,11 @@ describe('loadConfig', () => {
   it('refuses a chain id that a JavaScript number cannot hold exactly', () => {
     const { refused } = setup();
     assert.deepEqual(refused({ ALLOWED_CHAINS: '9999999999999999' }), ['ALLOWED_CHAINS']);
+  });
+
+  it('accepts host names, IPv4 and IPv6 literals (bracketed or not) in OUTBOUND_PRIVATE_HOSTS', () => {
+    const config = loadConfig({ OUTBOUND_PRIVATE_HOSTS: 'keycloak.internal, 10.0.0.5,[fd00::1],::1' });
+    assert.deepEqual(config.outboundPrivateHosts, ['keycloak.internal', '10.0.0.5', '[fd00::1]', '::1']);
   });
 
   it('decodes ENCRYPTION_KEY into 32 bytes', () => {
