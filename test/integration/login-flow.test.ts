@@ -5,31 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Wallet } from 'ethers';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+import { startTestServer } from '../helpers/server.ts';
+import { createOpenidClient } from '../helpers/rp.ts';
 import { createAgent, loginWithWallet } from '../helpers/login.ts';
 
 async function setup(db: TestDatabase) {
   const server = await startTestServer(db);
-  const client = await server.addClient();
-  const rp = await oidc.discovery(new URL(server.issuer), client.client_id, client.client_secret, oidc.ClientSecretPost(client.client_secret!), {
-    execute: [oidc.allowInsecureRequests],
-  });
-  /** Builds an authorization URL with PKCE S256, state and nonce, and the checks to apply on return. */
-  const authorize = async (extra: Record<string, string> = {}) => {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid profile',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-      ...extra,
-    });
-    return { url, checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce } };
-  };
+  const { client, config: rp, authorize } = await createOpenidClient(server);
   return { server, client, rp, authorize };
 }
 

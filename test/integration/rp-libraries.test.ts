@@ -16,6 +16,7 @@ import makeFetchCookie from 'fetch-cookie';
 import { CookieJar } from 'tough-cookie';
 import { displayName } from '../../src/oidc/claims.ts';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createOpenidClient } from '../helpers/rp.ts';
 import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
 import { createAgent, loginWithWallet, type Agent, type TestWallet } from '../helpers/login.ts';
 
@@ -39,29 +40,8 @@ async function setup(db: TestDatabase) {
     loginWithWallet(createAgent(server.issuer), authorizationUrl, wallet);
 
   /** openid-client configured by discovery for a new client registered with `metadata`. */
-  const openidClient = async (metadata: Parameters<TestServer['addClient']>[0], auth: (secret: string) => oidc.ClientAuth) => {
-    const client = await server.addClient(metadata);
-    const config = await oidc.discovery(new URL(server.issuer), client.client_id, undefined, auth(client.client_secret ?? ''), {
-      execute: [oidc.allowInsecureRequests],
-    });
-    /** An authorization request with PKCE S256, state and nonce, and the checks to apply to its callback. */
-    const authorize = async (params: Record<string, string> = {}) => {
-      const verifier = oidc.randomPKCECodeVerifier();
-      const state = oidc.randomState();
-      const nonce = oidc.randomNonce();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid profile',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-        ...params,
-      });
-      return { url, checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce } };
-    };
-    return { client, config, authorize };
-  };
+  const openidClient = (metadata: Parameters<TestServer['addClient']>[0], auth: (secret: string) => oidc.ClientAuth) =>
+    createOpenidClient(server, metadata, auth);
 
   return { server, discovery, login, openidClient };
 }
