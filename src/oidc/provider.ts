@@ -30,12 +30,15 @@ export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic',
 /** Response types offered: code for every RP, id_token and code id_token for Auth0's front channel. */
 export const RESPONSE_TYPES = ['code', 'id_token', 'code id_token'] as const;
 
-/** Our own client metadata (docs: extraClientMetadata): `skip_consent` marks first-party clients. */
+/**
+ * Our own client metadata (docs: extraClientMetadata): `skip_consent` marks first-party clients;
+ * `resource_server` marks an API that may introspect tokens issued to other clients.
+ */
 const EXTRA_CLIENT_METADATA: Configuration['extraClientMetadata'] = {
-  properties: ['skip_consent'],
+  properties: ['skip_consent', 'resource_server'],
   validator(_ctx, key, value) {
-    if (key === 'skip_consent' && value !== undefined && typeof value !== 'boolean') {
-      throw new errors.InvalidClientMetadata('skip_consent must be a boolean');
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
     }
   },
 };
@@ -110,11 +113,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
       resourceIndicators: { enabled: false },
-      // Resource servers register as confidential clients and introspect any token; a public client
-      // only its own (docs: features.introspection.allowedPolicy).
+      // A client introspects its own tokens; a confidential client registered with resource_server
+      // (an API) introspects anyone's. Other RPs never read each other's tokens
+      // (docs: features.introspection.allowedPolicy).
       introspection: {
         enabled: true,
-        allowedPolicy: async (ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+        allowedPolicy: async (_ctx, client, token) =>
+          token.clientId === client.clientId || (client.clientAuthMethod !== 'none' && client.metadata().resource_server === true),
       },
       // A client revokes only tokens issued to it (docs: features.revocation.allowedPolicy).
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },

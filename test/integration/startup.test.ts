@@ -25,7 +25,7 @@ describe('the server process', () => {
       assert.match(out, /wallet-oidc listening/);
       const discovery = await (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).json();
       assert.equal(discovery.issuer, `http://localhost:${port}`);
-      assert.deepEqual(discovery.response_types_supported, ['code']);
+      assert.deepEqual(discovery.response_types_supported, ['code', 'id_token', 'code id_token']);
       assert.deepEqual(discovery.code_challenge_methods_supported, ['S256']);
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       assert.equal(health.status, 200);
