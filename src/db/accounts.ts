@@ -1,6 +1,7 @@
 // Accounts: created on a wallet's first login and kept (first and last login, login count).
 import type { Db } from './knex.ts';
 import { loginEventRow, type LoginEvent } from './login-events.ts';
+import { createSql } from './sql.ts';
 
 export type WalletType = 'eoa';
 
@@ -43,17 +44,26 @@ const fromRow = (r: Row): Account => ({
   loginCount: r.login_count,
 });
 
+const UPSERT = `INSERT INTO accounts (sub, address, wallet_type, first_login_at, last_login_at, login_count)
+  VALUES ($1, $2, $3, $4, $4, 1)
+  ON CONFLICT (sub) DO UPDATE SET last_login_at = excluded.last_login_at, login_count = accounts.login_count + 1
+  RETURNING *`;
+const EVENT_COLUMNS = ['occurred_at', 'outcome', 'reason', 'interaction_uid', 'client_id', 'address', 'chain_id', 'sub', 'ip', 'user_agent'] as const;
+// Data-modifying CTEs run together in one statement: the account and its login event commit as one.
+const UPSERT_WITH_EVENT = `WITH account AS (${UPSERT}),
+  event AS (INSERT INTO login_events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map((_, i) => `$${i + 5}`).join(', ')}))
+  SELECT * FROM account`;
+
 export function createAccountStore(db: Db): AccountStore {
+  const sql = createSql(db);
   return {
     async recordLogin({ sub, address, walletType, at }, event) {
-      const upsert = db('accounts')
-        .insert({ sub, address, wallet_type: walletType, first_login_at: at, last_login_at: at, login_count: 1 })
-        .onConflict('sub')
-        .merge({ last_login_at: at, login_count: db.raw('accounts.login_count + 1') })
-        .returning('*');
-      const query = event ? db.with('account', upsert).with('event', db('login_events').insert(loginEventRow(event))).select('*').from('account') : upsert;
-      const [row] = (await query) as Row[];
-      return fromRow(row!);
+      const account = [sub, address, walletType, at];
+      const eventRow = event && loginEventRow(event);
+      const { rows } = eventRow
+        ? await sql.query<Row>(UPSERT_WITH_EVENT, [...account, ...EVENT_COLUMNS.map((c) => eventRow[c])], 'account_login_with_event')
+        : await sql.query<Row>(UPSERT, account, 'account_login');
+      return fromRow(rows[0]!);
     },
     async find(sub) {
       const row = (await db('accounts').where({ sub }).first()) as Row | undefined;

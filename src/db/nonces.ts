@@ -52,14 +52,14 @@ export function createNonceStore(db: Db): NonceStore {
       // Each challenge takes the next slot of its interaction; the unique (interaction_uid, slot)
       // index makes the cap exact even when requests race: a loser retries with the next slot.
       for (;;) {
-        const inserted = await sql.query(INSERT, [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, limit]);
+        const inserted = await sql.query(INSERT, [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, limit], 'nonce_insert');
         if (inserted.rowCount === 1) return true;
-        const [row] = (await sql.query<{ last: number | null }>(LAST_SLOT, [n.interactionUid])).rows;
+        const [row] = (await sql.query<{ last: number | null }>(LAST_SLOT, [n.interactionUid], 'nonce_last_slot')).rows;
         if (row?.last !== null && row?.last !== undefined && Number(row.last) + 1 >= limit) return false;
       }
     },
     async consume(nonce, interactionUid, now) {
-      const [row] = (await sql.query<Row>(CONSUME, [nonce, interactionUid, now])).rows;
+      const [row] = (await sql.query<Row>(CONSUME, [nonce, interactionUid, now], 'nonce_consume')).rows;
       if (row) {
         return {
           status: 'consumed',
@@ -76,7 +76,7 @@ export function createNonceStore(db: Db): NonceStore {
           },
         };
       }
-      const seen = await sql.query(SEEN, [nonce, interactionUid]);
+      const seen = await sql.query(SEEN, [nonce, interactionUid], 'nonce_seen');
       return { status: seen.rows.length ? 'used' : 'unknown' };
     },
   };

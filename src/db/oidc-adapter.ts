@@ -28,7 +28,7 @@ function toPayload(row: Row | undefined): AdapterPayload | undefined {
 
 export function createPayloadAdapter(db: Db, model: string): Adapter {
   const sql = createSql(db);
-  const first = async (text: string, value: string) => toPayload((await sql.query<Row>(text, [model, value])).rows[0]);
+  const first = async (text: string, value: string, name: string) => toPayload((await sql.query<Row>(text, [model, value], name)).rows[0]);
 
   return {
     async upsert(id, payload, expiresIn) {
@@ -40,19 +40,19 @@ export function createPayloadAdapter(db: Db, model: string): Adapter {
         payload.uid ?? null,
         payload.userCode ?? null,
         typeof expiresIn === 'number' ? new Date(Date.now() + expiresIn * 1000) : null,
-      ]);
+      ], 'oidc_upsert');
     },
-    find: (id) => first(FIND, id),
-    findByUid: (uid) => first(FIND_BY_UID, uid),
-    findByUserCode: (userCode) => first(FIND_BY_USER_CODE, userCode),
+    find: (id) => first(FIND, id, 'oidc_find'),
+    findByUid: (uid) => first(FIND_BY_UID, uid, 'oidc_find_by_uid'),
+    findByUserCode: (userCode) => first(FIND_BY_USER_CODE, userCode, 'oidc_find_by_user_code'),
     async consume(id) {
-      await sql.query(CONSUME, [model, id, new Date()]);
+      await sql.query(CONSUME, [model, id, new Date()], 'oidc_consume');
     },
     async destroy(id) {
-      await sql.query(DESTROY, [model, id]);
+      await sql.query(DESTROY, [model, id], 'oidc_destroy');
     },
     async revokeByGrantId(grantId) {
-      await sql.query(REVOKE_BY_GRANT_ID, [model, grantId]);
+      await sql.query(REVOKE_BY_GRANT_ID, [model, grantId], 'oidc_revoke_by_grant_id');
     },
   };
 }
