@@ -18,7 +18,7 @@ const baseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1
 const COUNTS: Record<number, number> = smoke ? { 1: 5, 4: 8, 16: 16 } : { 1: 150, 4: 400, 16: 800 };
 const STATIC_REQUESTS = smoke ? 50 : 4000;
 const MAX_SECONDS = smoke ? 60 : 120;
-const ROUNDS = smoke ? 1 : 3;
+const ROUNDS = smoke ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
 const REDIRECT_URI = 'https://rp.bench.example/callback';
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in these ticks.
 const canPin = os.availableParallelism() >= 2 && fs.existsSync('/usr/bin/taskset');
