@@ -4,9 +4,9 @@ import { after, before, it } from 'node:test';
 import { Wallet } from 'ethers';
 import * as oidc from 'openid-client';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { createOpenidClient } from '../helpers/rp.ts';
 import { createAgent, followToClient, loginWithWallet } from '../helpers/login.ts';
-import type { StoredClient } from '../../src/db/clients.ts';
 
 const jwksOf = async (issuer: string) => (await (await fetch(new URL('/jwks', issuer))).json()) as { keys: { kid: string }[] };
 
@@ -25,20 +25,11 @@ describeEachDatabase('a restart', (backend) => {
     server = await startTestServer(db);
     // The issuer (and so the port) stays the same across the restart, as in production.
     const restart = { port: server.port };
-    const client: StoredClient = await server.addClient();
+    const { client, config: rp, authorize } = await createOpenidClient(server);
     const wallet = Wallet.createRandom();
     const agent = createAgent(server.issuer);
-    const rp = await oidc.discovery(new URL(server.issuer), client.client_id, client.client_secret, oidc.ClientSecretPost(client.client_secret!), {
-      execute: [oidc.allowInsecureRequests],
-    });
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid profile',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    const tokens = await oidc.authorizationCodeGrant(rp, await loginWithWallet(agent, url, wallet), { pkceCodeVerifier: verifier });
+    const first = await authorize();
+    const tokens = await oidc.authorizationCodeGrant(rp, await loginWithWallet(agent, first.url, wallet), first.checks);
     const jwksBefore = await jwksOf(server.issuer);
 
     await server.close();
@@ -53,12 +44,7 @@ describeEachDatabase('a restart', (backend) => {
     assert.equal(userinfo.sub, wallet.address, 'the access token survived');
 
     // The browser's session cookie still signs the user in: no new signature, no consent.
-    const again = oidc.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid profile',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
+    const again = (await authorize()).url;
     const callback = await followToClient(agent, again.href, { consent: false });
     assert.ok(callback.searchParams.get('code'), `expected a code, got ${callback.href}`);
   });
