@@ -18,7 +18,7 @@ const client = JSON.parse(process.env.BENCH_CLIENT!) as ClientMetadata;
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...(privateKey.export({ format: 'jwk' }) as JWK), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 const accounts = createMemoryAccountStore();
-const pages = createPages({ viewsDir: VIEWS_DIR, productName: 'wallet-oidc' });
+const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });
 const provider = createProvider({
   config,
   adapter: undefined,

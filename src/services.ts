@@ -66,7 +66,7 @@ export async function createServer(config: Config, storage: Storage, opts: { log
     cookieKeys = await getOrCreateSecret(db, 'cookie_keys', generateCookieKeys);
     opts.logger.warn('COOKIE_KEYS is not set: using generated keys stored in the database (development only)');
   }
-  const pages = createPages({ viewsDir: VIEWS_DIR, productName: 'wallet-oidc' });
+  const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });
   const clientAdapter = createClientAdapter(clients, config.clientCacheTtlSeconds);
   const provider = createProvider({
     config,
@@ -87,6 +87,7 @@ export async function createServer(config: Config, storage: Storage, opts: { log
     issuer: config.issuer,
     allowedChains: config.allowedChains,
     ttlSeconds: config.challengeTtlSeconds,
+    extraStatement: config.brand.statement,
   });
   const app = createApp({
     checkHealth: async () => {

@@ -26,6 +26,7 @@ export interface Config {
   sweepIntervalSeconds: number;
   loginEventRetentionDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  brand: { productName: string; logoUrl: string | undefined; color: string | undefined; statement: string | undefined };
 }
 
 const intIn = (min: number, max: number) =>
@@ -92,6 +93,18 @@ const schema = z.object({
   CLIENT_CACHE_TTL: intIn(0, 3600).default(10),
   SWEEP_INTERVAL: intIn(0, 86400).default(600),
   LOGIN_EVENT_RETENTION_DAYS: intIn(1, 3650).default(90),
+  PRODUCT_NAME: z.string().trim().min(1).max(60, 'must be at most 60 characters').default('wallet-oidc'),
+  BRAND_LOGO_URL: z
+    .string()
+    .refine((v) => v.startsWith('/static/') || /^https:\/\//.test(v) || v.startsWith('data:image/'), 'must be an https URL, a data:image URL or a /static/ path')
+    .optional(),
+  BRAND_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour as #rrggbb').optional(),
+  // Appended to the EIP-4361 statement, so it must fit the statement grammar (one line, no exotic characters).
+  BRAND_STATEMENT: z
+    .string()
+    .max(200, 'must be at most 200 characters')
+    .regex(/^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]*$/, "must use only letters, digits, spaces and -._~:/?#[]@!$&'()*+,;= (EIP-4361 statement)")
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino level').default('info'),
 });
 
@@ -158,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
     logLevel: v.LOG_LEVEL,
+    brand: { productName: v.PRODUCT_NAME, logoUrl: v.BRAND_LOGO_URL, color: v.BRAND_COLOR, statement: v.BRAND_STATEMENT },
   };
 }
 

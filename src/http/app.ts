@@ -36,6 +36,13 @@ export function createApp(deps: AppDeps): Koa {
       ctx.body = { status: 'unavailable', error: 'database_unreachable' };
     }
   });
+
+  // The operator's colours (BRAND_COLOR) as a stylesheet: CSP forbids inline styles.
+  health.get('/static/brand.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = deps.pages.brandCss;
+  });
   app.use(health.routes());
 
   const staticFiles = serve(path.join(deps.viewsDir, 'static'), { maxage: 3600_000, gzip: false, brotli: false });

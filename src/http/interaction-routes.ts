@@ -14,6 +14,7 @@ import { subjectFor, type SubFormat } from '../oidc/claims.ts';
 import { chainName } from '../config/chains.ts';
 import { sendJsonError, toAppError } from './errors.ts';
 import type { Pages } from './pages.ts';
+import { authorizationUrl, qrDataUrl, walletDeepLinks } from './deep-links.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -70,7 +71,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       // challenge and verify are JSON APIs; elsewhere a browser (form post, link) gets a page.
       if (!api && !wantsJson(ctx)) {
         ctx.status = appError.status;
-        await pages.render(ctx, 'error', { title: 'Sign-in failed', error: appError.code, description: appError.message });
+        await pages.render(ctx, 'error', { title: pages.texts['error.title'], error: appError.code, description: appError.message });
       } else {
         sendJsonError(ctx, appError);
       }
@@ -142,17 +143,32 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       uid: interaction.uid,
       clientName: client.clientName ?? client.clientId,
       clientUri: client.clientUri,
-      logoUri: client.logoUri,
+      clientLogoUri: client.logoUri,
     };
     if (interaction.prompt.name === 'login') {
       const chains = deps.allowedChains.map((id) => ({ id, name: chainName(id) }));
-      await pages.render(ctx, 'login', { ...common, title: 'Sign in with your wallet', chains });
+      const elsewhere = authorizationUrl(deps.issuerOrigin, interaction.params);
+      await pages.render(ctx, 'login', {
+        ...common,
+        title: pages.texts['login.title'],
+        chains,
+        // The page's script reads these from data attributes: no inline script under the CSP.
+        texts: pages.texts,
+        deepLinks: walletDeepLinks(elsewhere),
+        qr: await qrDataUrl(elsewhere),
+      });
     } else {
       const missing = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
       await pages.render(
         ctx,
         'consent',
-        { ...common, title: 'Allow access', scopes: missing.missingOIDCScope ?? [], claims: missing.missingOIDCClaims ?? [], account: interaction.session?.accountId },
+        {
+          ...common,
+          title: pages.texts['consent.title'],
+          scopes: missing.missingOIDCScope ?? [],
+          claims: missing.missingOIDCClaims ?? [],
+          account: interaction.session?.accountId,
+        },
         { formActionOrigins: [new URL(redirectUriOf(interaction.params, client)).origin] },
       );
     }

@@ -1,19 +1,39 @@
 // Renders our pages (views/*.ejs) with a strict Content-Security-Policy, and the pages oidc-provider shows.
+import fs from 'node:fs';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import ejs from 'ejs';
 import helmet from 'helmet';
 import type { Context } from 'koa';
+import type { Config } from '../config/index.ts';
 import type { ProviderPages } from '../oidc/provider.ts';
 
+/** Every text a page shows, by key (views/i18n/<lang>.json); `{name}` placeholders are filled by `t`. */
+export type Texts = Record<string, string>;
+
+export function loadTexts(viewsDir: string, lang = 'en'): Texts {
+  return JSON.parse(fs.readFileSync(path.join(viewsDir, 'i18n', `${lang}.json`), 'utf8')) as Texts;
+}
+
+export function translate(texts: Texts, key: string, values: Record<string, string> = {}): string {
+  const text = texts[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_m, name: string) => values[name] ?? `{${name}}`);
+}
+
 export interface Pages {
+  /** The operator's colour as CSS custom properties, served at /static/brand.css. */
+  brandCss: string;
+  texts: Texts;
   render(ctx: Context | { req: IncomingMessage; res: ServerResponse; status: number; type: string; body: unknown }, view: string, data: Record<string, unknown>, opts?: { formActionOrigins?: string[] }): Promise<void>;
   provider: ProviderPages;
 }
 
 type Locals = { formActionOrigins?: string[] };
 
-export function createPages(opts: { viewsDir: string; productName: string }): Pages {
+export function createPages(opts: { viewsDir: string; brand: Config['brand'] }): Pages {
+  const texts = loadTexts(opts.viewsDir);
+  const t = (key: string, values?: Record<string, string>) => translate(texts, key, values);
+  const brandCss = opts.brand.color ? `:root { --accent: ${opts.brand.color}; --brand: ${opts.brand.color}; }\n` : '';
   // No inline script or style, no third-party origin, never framed (the signing page must not be clickjacked).
   const headers = helmet({
     contentSecurityPolicy: {
@@ -39,7 +59,11 @@ export function createPages(opts: { viewsDir: string; productName: string }): Pa
     (ctx.res as ServerResponse & { locals?: Locals }).locals = { formActionOrigins: renderOpts.formActionOrigins ?? [] };
     await new Promise<void>((resolve, reject) => headers(ctx.req, ctx.res, (err?: unknown) => (err ? reject(err) : resolve())));
     ctx.type = 'html';
-    ctx.body = await ejs.renderFile(path.join(opts.viewsDir, `${view}.ejs`), { productName: opts.productName, ...data }, { cache: true, async: false });
+    ctx.body = await ejs.renderFile(
+      path.join(opts.viewsDir, `${view}.ejs`),
+      { productName: opts.brand.productName, logoUrl: opts.brand.logoUrl, t, ...data },
+      { cache: true, async: false },
+    );
   };
 
   const originOf = (uri: unknown): string[] => {
@@ -51,19 +75,21 @@ export function createPages(opts: { viewsDir: string; productName: string }): Pa
   };
 
   return {
+    brandCss,
+    texts,
     render,
     provider: {
       async error(ctx, out, error) {
         ctx.status = (error as { statusCode?: number })?.statusCode ?? ctx.status ?? 400;
-        await render(ctx, 'error', { title: 'Sign-in failed', error: out.error, description: out.error_description });
+        await render(ctx, 'error', { title: t('error.title'), error: out.error, description: out.error_description });
       },
       async logout(ctx, form) {
         const clientName = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
-        await render(ctx, 'logout', { form, clientName, host: ctx.host }, { formActionOrigins: originOf(ctx.oidc.params?.post_logout_redirect_uri) });
+        await render(ctx, 'logout', { title: t('logout.title'), form, clientName, host: ctx.host }, { formActionOrigins: originOf(ctx.oidc.params?.post_logout_redirect_uri) });
       },
       async logoutSuccess(ctx) {
         const clientName = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
-        await render(ctx, 'logout-success', { clientName });
+        await render(ctx, 'logout-success', { title: t('logoutSuccess.title'), clientName });
       },
     },
   };

@@ -45,12 +45,15 @@ export interface SiweServiceOptions {
   issuer: URL;
   allowedChains: readonly number[];
   ttlSeconds: number;
+  /** The operator's extra statement text (BRAND_STATEMENT), appended to every message. */
+  extraStatement?: string | undefined;
 }
 
 /** A statement EIP-4361 allows (no line break, a restricted character set) that names the client. */
-export function buildStatement(clientName: string | undefined, clientId: string): string {
-  const safe = (clientName ?? '').replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]/g, '').replace(/\s+/g, ' ').trim().slice(0, 80);
-  return `Sign in to ${safe || clientId}.`;
+export function buildStatement(clientName: string | undefined, clientId: string, extra?: string): string {
+  const safe = (value: string) => value.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]/g, '').replace(/\s+/g, ' ').trim();
+  const statement = `Sign in to ${safe(clientName ?? '').slice(0, 80) || safe(clientId)}.`;
+  return extra ? `${statement} ${safe(extra)}` : statement;
 }
 
 /** EIP-4361: `Nonce: ` followed by 8 or more alphanumerics, on a line of its own. */
@@ -81,7 +84,7 @@ export function createSiweService(opts: SiweServiceOptions): SiweService {
       const message = buildSiweMessage({
         domain,
         address,
-        statement: buildStatement(req.clientName, req.clientId),
+        statement: buildStatement(req.clientName, req.clientId, opts.extraStatement),
         uri,
         version: '1',
         chainId: req.chainId,

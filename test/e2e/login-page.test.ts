@@ -54,7 +54,7 @@ describe('the login page in Chromium', { skip }, () => {
   }
 
   async function signIn(page: Page) {
-    await page.getByRole('button', { name: 'Connect wallet and sign' }).click();
+    await page.getByRole('button', { name: 'Browser wallet' }).click();
   }
 
   it('signs in with an injected wallet, gives consent, and hands the RP a code it can redeem', async () => {

@@ -1,54 +1,222 @@
 // The login page: one client of the HTTP login contract (challenge → personal_sign → verify).
+// Wallets are discovered with EIP-6963 (a legacy window.ethereum is the fallback); every ordinary
+// failure gets a plain message and a way forward. No inline script: data comes in data attributes.
 (() => {
-  const root = document.getElementById('login');
+  const $ = (id) => document.getElementById(id);
+  const root = $('login');
   const uid = root.dataset.uid;
   const chains = JSON.parse(root.dataset.chains);
-  const button = document.getElementById('connect');
-  const status = document.getElementById('status');
-  const say = (text, isError = false) => { status.textContent = text; status.classList.toggle('error', isError); };
+  const texts = JSON.parse(root.dataset.texts);
+  const t = (key, values = {}) => (texts[key] || key).replace(/\{(\w+)\}/g, (m, name) => (name in values ? values[name] : m));
+  const chainName = (id) => (chains.find((c) => c.id === id) || {}).name || `chain ${id}`;
 
+  function say(element, text, isError = false) {
+    element.textContent = text;
+    element.classList.toggle('error', isError);
+  }
+  const status = (text, isError) => say($('status'), text, isError);
+
+  /** POSTs to the contract; refusals carry the server's reason code, a network failure `unreachable`. */
   async function post(path, body) {
-    const res = await fetch(`/interaction/${uid}/${path}`, {
-      method: 'POST', credentials: 'same-origin',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body),
-    });
+    let res;
+    try {
+      res = await fetch(`/interaction/${uid}/${path}`, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch {
+      throw Object.assign(new Error(t('error.unreachable')), { code: 'unreachable' });
+    }
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw Object.assign(new Error(data.error_description || `request failed (${res.status})`), { code: data.error });
+    if (!res.ok) throw Object.assign(new Error(data.error_description || `HTTP ${res.status}`), { code: data.error || 'server_error', server: true });
     return data;
   }
 
-  const toHex = (text) => '0x' + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, '0')).join('');
+  const toHex = (text) => `0x${Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, '0')).join('')}`;
 
-  async function login() {
-    const wallet = window.ethereum;
-    if (!wallet) { say('No wallet found in this browser. Install a wallet extension, or open this page in your wallet app.', true); return; }
-    button.disabled = true;
+  // --- wallet discovery (EIP-6963), with the legacy injected provider as fallback ---
+  const announced = new Map();
+  let chosen;
+  let flow = 0; // increases on every new attempt, so a stale one stops quietly
+
+  function renderWallets() {
+    const list = [...announced.values()];
+    if (!list.length && window.ethereum) list.push({ info: { uuid: 'legacy', name: t('login.browserWallet') }, provider: window.ethereum });
+    const ul = $('wallets');
+    ul.replaceChildren(
+      ...list.map((entry) => {
+        const li = document.createElement('li');
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.dataset.wallet = entry.info.rdns || entry.info.uuid;
+        if (typeof entry.info.icon === 'string' && entry.info.icon.startsWith('data:image/')) {
+          const img = document.createElement('img');
+          img.src = entry.info.icon;
+          img.alt = '';
+          button.append(img);
+        }
+        button.append(document.createTextNode(entry.info.name));
+        button.addEventListener('click', () => choose(entry));
+        li.append(button);
+        return li;
+      }),
+    );
+    if (list.length === 1) ul.querySelector('button').classList.add('primary');
+    return list.length;
+  }
+
+  window.addEventListener('eip6963:announceProvider', (event) => {
+    const detail = event.detail;
+    if (!detail || !detail.info || !detail.provider || announced.has(detail.info.uuid)) return;
+    announced.set(detail.info.uuid, detail);
+    renderWallets();
+  });
+  window.dispatchEvent(new Event('eip6963:requestProvider'));
+  // Wallets announce at once; give late ones a moment before saying there is none.
+  setTimeout(() => {
+    if (!renderWallets()) {
+      status(t('error.noWallet'), true);
+      $('manual').open = true;
+      $('mobile').open = true;
+    }
+  }, 400);
+
+  function choose(entry) {
+    if (chosen !== entry && entry.provider.on) {
+      entry.provider.on('accountsChanged', (accounts) => {
+        if (chosen !== entry || !current.address || !accounts[0] || accounts[0].toLowerCase() === current.address.toLowerCase()) return;
+        flow++;
+        $('details').hidden = true;
+        status(t('error.accountChanged', { address: accounts[0] }), true);
+        offerRetry();
+      });
+    }
+    chosen = entry;
+    run();
+  }
+
+  const current = { address: undefined };
+
+  function offerRetry() {
+    $('retry').hidden = false;
+  }
+
+  function showDetails(address, chainId, message) {
+    $('address').textContent = message.split('\n')[1] || address;
+    $('network').textContent = chainName(chainId);
+    $('message').textContent = message;
+    $('details').hidden = false;
+  }
+
+  async function run(autoRetried = false) {
+    const attempt = ++flow;
+    const { provider, info } = chosen;
+    const wallet = info.name;
+    $('retry').hidden = true;
+    $('switch-network').hidden = true;
     try {
-      say('Waiting for your wallet…');
-      const [address] = await wallet.request({ method: 'eth_requestAccounts' });
-      const chainId = Number.parseInt(await wallet.request({ method: 'eth_chainId' }), 16);
+      status(t('status.connecting', { wallet }));
+      const [address] = await provider.request({ method: 'eth_requestAccounts' });
+      const chainId = Number.parseInt(await provider.request({ method: 'eth_chainId' }), 16);
+      if (attempt !== flow) return;
+      current.address = address;
       if (!chains.some((c) => c.id === chainId)) {
-        say(`Your wallet is on a network this service does not accept (chain ${chainId}). Switch to ${chains.map((c) => c.name).join(', ')}.`, true);
+        status(t('error.wrongNetwork', { chain: chainName(chainId) }), true);
+        offerSwitch(provider);
         return;
       }
-      const challenge = await post('challenge', { address, chainId });
-      // The message's second line is the address in EIP-55 form, as the wallet will show it.
-      document.getElementById('address').textContent = challenge.message.split('\n')[1];
-      document.getElementById('network').textContent = (chains.find((c) => c.id === chainId) || {}).name || `chain ${chainId}`;
-      document.getElementById('message').textContent = challenge.message;
-      document.getElementById('details').hidden = false;
-      say('Sign the message in your wallet.');
-      const signature = await wallet.request({ method: 'personal_sign', params: [toHex(challenge.message), address] });
-      say('Checking your signature…');
-      const { redirectTo } = await post('verify', { message: challenge.message, signature });
+      const { message } = await post('challenge', { address, chainId });
+      if (attempt !== flow) return;
+      showDetails(address, chainId, message);
+      status(t('status.sign', { wallet }));
+      const signature = await provider.request({ method: 'personal_sign', params: [toHex(message), address] });
+      if (attempt !== flow) return;
+      status(t('status.checking'));
+      const { redirectTo } = await post('verify', { message, signature });
+      status(t('status.done'));
       window.location.assign(redirectTo);
     } catch (err) {
-      say(err && err.code === 4001 ? 'You rejected the request in your wallet. Try again when ready.' : (err && err.message) || String(err), true);
-    } finally {
-      button.disabled = false;
+      if (attempt !== flow) return;
+      // An expired challenge is replaced at once, once: the user only has to sign again.
+      if (err.code === 'expired' && !autoRetried) {
+        status(t('error.expired'), true);
+        run(true);
+        return;
+      }
+      status(explain(err, wallet), true);
+      offerRetry();
     }
   }
 
-  button.addEventListener('click', login);
+  function explain(err, wallet) {
+    if (err.code === 4001) return t('error.rejected');
+    if (err.code === -32002) return t('error.locked', { wallet });
+    if (err.code === 'unreachable') return t('error.unreachable');
+    if (err.code === 'expired') return t('error.expired');
+    if (err.server) return t('error.server', { description: err.message });
+    return (err && err.message) || String(err);
+  }
+
+  function offerSwitch(provider) {
+    const target = chains[0];
+    const button = $('switch-network');
+    button.textContent = t('login.switchNetwork', { chain: target.name });
+    button.hidden = false;
+    button.onclick = async () => {
+      button.hidden = true;
+      try {
+        await provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${target.id.toString(16)}` }] });
+        run();
+      } catch (err) {
+        status(err.code === 4001 ? t('error.rejected') : t('error.switchFailed'), true);
+        button.hidden = false;
+        offerRetry();
+      }
+    };
+  }
+
+  $('retry').addEventListener('click', () => chosen && run());
+
+  // --- signing elsewhere: copy the message, paste the signature ---
+  const manualStatus = (text, isError) => say($('manual-status'), text, isError);
+  let manualMessage;
+
+  $('manual-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const address = $('manual-address').value.trim();
+    const chainId = Number($('manual-chain').value);
+    try {
+      const { message } = await post('challenge', { address, chainId });
+      manualMessage = message;
+      $('manual-message').value = message;
+      $('manual-sign').hidden = false;
+      manualStatus('');
+      $('manual-signature').focus();
+    } catch (err) {
+      manualStatus(explain(err), true);
+    }
+  });
+
+  $('manual-copy').addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(manualMessage);
+    } catch {
+      $('manual-message').select();
+      document.execCommand('copy');
+    }
+    manualStatus(t('manual.copied'));
+  });
+
+  $('manual-submit').addEventListener('click', async () => {
+    try {
+      manualStatus(t('status.checking'));
+      const { redirectTo } = await post('verify', { message: manualMessage, signature: $('manual-signature').value.trim() });
+      manualStatus(t('status.done'));
+      window.location.assign(redirectTo);
+    } catch (err) {
+      manualStatus(explain(err), true);
+    }
+  });
 })();

@@ -1,0 +1,32 @@
+// Ways to carry a sign-in to a phone: wallet apps' in-app browsers (deep links) and a QR code.
+// Each reopens the RP's authorization request, which starts a fresh interaction on that device.
+import QRCode from 'qrcode';
+
+export interface DeepLink {
+  wallet: string;
+  href: string;
+}
+
+/** Deep-link formats as each wallet documents them (Rainbow's is the least documented). */
+export function walletDeepLinks(url: string): DeepLink[] {
+  const encoded = encodeURIComponent(url);
+  return [
+    { wallet: 'MetaMask', href: `https://metamask.app.link/dapp/${url.replace(/^https?:\/\//, '')}` },
+    { wallet: 'Coinbase Wallet', href: `https://go.cb-w.com/dapp?cb_url=${encoded}` },
+    { wallet: 'Rainbow', href: `https://rnbwapp.com/dapp?url=${encoded}` },
+    { wallet: 'Trust Wallet', href: `https://link.trustwallet.com/open_url?coin_id=60&url=${encoded}` },
+  ];
+}
+
+/** An SVG QR code as a data: URL (allowed by the page's img-src; no script, no third party). */
+export async function qrDataUrl(url: string): Promise<string> {
+  const svg = await QRCode.toString(url, { type: 'svg', margin: 1, errorCorrectionLevel: 'M' });
+  return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
+}
+
+/** The RP's authorization request, rebuilt from the interaction's parameters. */
+export function authorizationUrl(issuerOrigin: string, params: Record<string, unknown>): string {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (typeof v === 'string') query.set(k, v);
+  return `${issuerOrigin}/auth?${query}`;
+}
