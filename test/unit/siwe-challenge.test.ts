@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { AppError, type ReasonCode } from '../../src/errors.ts';
 import type { IssuedNonce, NonceStore } from '../../src/db/nonces.ts';
-import { createSiweService, MAX_CHALLENGES_PER_INTERACTION, type ChallengeRequest } from '../../src/siwe/challenge.ts';
+import { buildStatement, createSiweService, MAX_CHALLENGES_PER_INTERACTION, type ChallengeRequest } from '../../src/siwe/challenge.ts';
 import { parseSiweMessage } from '../../src/siwe/message.ts';
 
 /** The NonceStore contract of src/db/nonces.ts in memory: nonce is the key, bound to one interaction, capped per interaction, consumed once. */
@@ -85,6 +85,11 @@ describe('issueChallenge', () => {
     assert.equal(fields.uri, issuer.origin);
     assert.equal(fields.chainId, 1);
     assert.equal(message.split('\n').length, 14);
+  });
+
+  it("appends the operator's BRAND_STATEMENT to the statement", () => {
+    assert.equal(buildStatement('Acme', 'id', 'By signing you accept https://id.example/terms'), 'Sign in to Acme. By signing you accept https://id.example/terms');
+    assert.equal(buildStatement('Acme', 'id'), 'Sign in to Acme.');
   });
 
   it('names the client by its id when its name has no character a statement may carry', async () => {
