@@ -1,0 +1,73 @@
+// Pictures of every page a user meets, at desktop and phone widths, saved to test/artifacts/
+// (<page>-<desktop|phone>.png) for review and the README. Each waits for the page's real content first.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Wallet } from 'ethers';
+import { screenshot, walletInfo } from '../helpers/browser.ts';
+import { DESKTOP, PHONE, skipWithoutBrowser, startHarness, text, waitForText, type Harness } from '../helpers/e2e.ts';
+
+const VIEWPORTS = { desktop: DESKTOP, phone: PHONE };
+
+describe('screenshots of the login pages', { skip: skipWithoutBrowser }, () => {
+  let h: Harness;
+  before(async () => (h = await startHarness()));
+  afterEach(() => h.closePages());
+  after(() => h?.close());
+
+  for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+    it(`shows the whole journey at ${size} width: wallets, message, consent, sign-out`, async () => {
+      const account = Wallet.createRandom();
+      const login = await h.open({
+        viewport,
+        wallets: [
+          { account: Wallet.createRandom(), info: walletInfo('Alpha Wallet', '#d8584f') },
+          { account, info: walletInfo('Beta Wallet', '#4f8ad8') },
+        ],
+      });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      login.wallets[1]!.onSignatureRequest(() => held);
+      const { page } = login;
+
+      await login.goto();
+      await page.getByRole('button', { name: 'Beta Wallet' }).waitFor();
+      await screenshot(page, `login-wallets-${size}`);
+
+      await page.getByRole('button', { name: 'Beta Wallet' }).click();
+      await waitForText(login.status, text('status.sign', { wallet: 'Beta Wallet' }));
+      await screenshot(page, `login-message-${size}`);
+
+      release();
+      await page.getByRole('button', { name: text('consent.allow') }).waitFor();
+      await screenshot(page, `consent-${size}`);
+      assert.equal((await login.allow()).sub, account.address);
+      await login.arrived();
+
+      // Signing out of the session this login made (RP-initiated logout without a redirect).
+      await page.goto(`${h.server.issuer}/session/end?client_id=${h.rp.client.client_id}`);
+      await page.getByRole('heading', { name: text('logout.question', { client: 'Browser RP' }) }).waitFor();
+      await screenshot(page, `logout-${size}`);
+      await page.getByRole('button', { name: text('logout.yes') }).click();
+      await page.getByRole('heading', { name: text('logoutSuccess.title') }).waitFor();
+      await screenshot(page, `logout-success-${size}`);
+    });
+
+    it(`shows the pages for trouble at ${size} width: no wallet, wrong network, unknown interaction`, async () => {
+      const bare = await h.open({ viewport });
+      await bare.goto();
+      await waitForText(bare.status, text('error.noWallet'));
+      await screenshot(bare.page, `login-no-wallet-${size}`);
+
+      const wrong = await h.open({ viewport, wallets: [{ account: Wallet.createRandom(), chainId: 999999 }] });
+      await wrong.goto();
+      await wrong.page.getByRole('button', { name: text('login.browserWallet') }).click();
+      await waitForText(wrong.status, text('error.wrongNetwork', { chain: 'chain 999999' }));
+      await screenshot(wrong.page, `login-wrong-network-${size}`);
+
+      const response = await bare.page.goto(`${h.server.issuer}/interaction/no-such-interaction`);
+      assert.equal(response?.status(), 400);
+      await bare.page.getByRole('heading', { name: text('error.title') }).waitFor();
+      await screenshot(bare.page, `error-${size}`);
+    });
+  }
+});

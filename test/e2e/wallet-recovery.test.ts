@@ -1,0 +1,107 @@
+// What the login page does when an ordinary thing goes wrong: each failure is explained with the
+// page's own words and leads, through one click or none, to a completed login.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Wallet } from 'ethers';
+import { walletInfo } from '../helpers/browser.ts';
+import type { TestWallet } from '../helpers/login.ts';
+import { skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
+
+const CHALLENGE_TTL = 60;
+const WALLET = 'Alpha Wallet';
+
+describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
+  let h: Harness;
+  before(async () => (h = await startHarness({ env: { CHALLENGE_TTL: String(CHALLENGE_TTL) } })));
+  afterEach(() => h.closePages());
+  after(() => h?.close());
+
+  /** A login page with one announced wallet, already clicked. */
+  async function startWith(wallet: { account: TestWallet; chainId?: number }, prepare?: (login: LoginPage) => unknown) {
+    const login = await h.open({ wallets: [{ ...wallet, info: walletInfo(WALLET) }] });
+    await prepare?.(login);
+    await login.goto();
+    await login.page.getByRole('button', { name: WALLET }).click();
+    return { login, wallet: login.wallets[0]!, tryAgain: login.page.getByRole('button', { name: text('login.retry') }) };
+  }
+
+  it('explains a rejected signature and signs in on "Try again"', async () => {
+    const account = Wallet.createRandom();
+    const { login, wallet, tryAgain } = await startWith({ account }, (l) => l.wallets[0]!.rejectNextSignature());
+    await waitForText(login.status, text('error.rejected'));
+    await tryAgain.click();
+    assert.equal((await login.allow()).sub, account.address);
+    assert.equal(wallet.signatureRequests, 2);
+  });
+
+  it('asks the wallet to switch to an accepted network, then signs in', async () => {
+    const account = Wallet.createRandom();
+    const { login, wallet } = await startWith({ account, chainId: 999999 });
+    await waitForText(login.status, text('error.wrongNetwork', { chain: 'chain 999999' }));
+    assert.equal(wallet.signatureRequests, 0, 'no challenge is signed on a network the service refuses');
+
+    await login.page.getByRole('button', { name: text('login.switchNetwork', { chain: 'Ethereum' }) }).click();
+    const claims = await login.allow();
+    assert.equal(claims.sub, account.address);
+    const switches = wallet.calls.filter((c) => c.method === 'wallet_switchEthereumChain');
+    assert.deepEqual(switches, [{ method: 'wallet_switchEthereumChain', params: [{ chainId: '0x1' }] }]);
+    assert.deepEqual(wallet.events, [['chainChanged', '0x1']]);
+  });
+
+  /** A wallet whose first signature comes back after the challenge expired on the server's clock. */
+  async function expireFirstChallenge() {
+    const account = Wallet.createRandom();
+    const shownDuringSecondRequest: (string | null)[] = [];
+    const { login, wallet } = await startWith({ account }, (l) =>
+      l.wallets[0]!.onSignatureRequest(async (_message, request) => {
+        if (request === 1) h.clock.advance(CHALLENGE_TTL + 1);
+        else shownDuringSecondRequest.push(await l.status.textContent());
+      }),
+    );
+    return { login, wallet, account, shownDuringSecondRequest };
+  }
+
+  it('replaces an expired challenge by itself: a second signature completes the login', async () => {
+    const { login, wallet, account } = await expireFirstChallenge();
+    assert.equal((await login.allow()).sub, account.address);
+    assert.equal(wallet.signatureRequests, 2);
+    const messages = wallet.calls.filter((c) => c.method === 'personal_sign').map((c) => Buffer.from(String(c.params[0]).slice(2), 'hex').toString());
+    assert.notEqual(messages[0], messages[1], 'the second signature is for a new challenge');
+  });
+
+  it(
+    'tells the user the message expired while it asks for the second signature',
+    { todo: 'login.js run(true) overwrites error.expired with status.connecting/status.sign at once, so the text is never visible' },
+    async () => {
+      const { login, shownDuringSecondRequest } = await expireFirstChallenge();
+      await login.allow();
+      assert.deepEqual(shownDuringSecondRequest, [text('error.expired')]);
+    },
+  );
+
+  it('stops when the account changes mid-flow and signs in with the new account on "Try again"', async () => {
+    const first = Wallet.createRandom();
+    const next = Wallet.createRandom();
+    const { login, wallet, tryAgain } = await startWith({ account: first }, (l) =>
+      l.wallets[0]!.onSignatureRequest(async (_message, request) => {
+        // The user switches accounts in the wallet while it shows the first challenge.
+        if (request === 1) await l.wallets[0]!.switchAccount(next);
+      }),
+    );
+    await waitForText(login.status, text('error.accountChanged', { address: next.address.toLowerCase() }));
+    assert.equal(await login.page.locator('#details').isHidden(), true, 'the old challenge is no longer shown');
+    await tryAgain.click();
+    assert.equal((await login.allow()).sub, next.address);
+    assert.equal(wallet.signatureRequests, 2);
+  });
+
+  it('says the service cannot be reached and signs in on "Try again" once it can', async () => {
+    const account = Wallet.createRandom();
+    const blocked = `${h.server.issuer}/interaction/*/challenge`;
+    const { login, tryAgain } = await startWith({ account }, (l) => l.page.route(blocked, (route) => route.abort('internetdisconnected')));
+    await waitForText(login.status, text('error.unreachable'));
+    await login.page.unroute(blocked);
+    await tryAgain.click();
+    assert.equal((await login.allow()).sub, account.address);
+  });
+});

@@ -1,0 +1,116 @@
+// A browser with no wallet: the page says so, then offers signing elsewhere (copy the message,
+// paste the signature) and carrying the sign-in to a phone (wallet deep links, a QR code).
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Wallet } from 'ethers';
+import { skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
+
+describe('the login page without a browser wallet', { skip: skipWithoutBrowser }, () => {
+  let h: Harness;
+  before(async () => (h = await startHarness()));
+  afterEach(() => h.closePages());
+  after(() => h?.close());
+
+  /** A login page in a browser with no wallet, once it has given up looking for one. */
+  async function openWithoutWallet(opts: Parameters<Harness['open']>[0] = {}): Promise<LoginPage> {
+    const login = await h.open(opts);
+    await login.goto();
+    await waitForText(login.status, text('error.noWallet'));
+    assert.equal(await login.page.locator('#wallets button').count(), 0);
+    return login;
+  }
+
+  it('signs in with a message copied out of the page and a signature pasted back', async () => {
+    const account = Wallet.createRandom();
+    const login = await openWithoutWallet({ context: { permissions: ['clipboard-read', 'clipboard-write'] } });
+    const { page } = login;
+    assert.equal(await page.locator('#manual').getAttribute('open'), '', 'the manual section opens by itself');
+
+    await page.getByLabel(text('manual.address')).fill(account.address);
+    await page.getByLabel(text('manual.network'), { exact: true }).selectOption({ label: 'Base' });
+    await page.getByRole('button', { name: text('manual.getMessage') }).click();
+    const shown = page.getByLabel(text('manual.message'));
+    await shown.waitFor();
+    const message = await shown.inputValue();
+    assert.match(message, new RegExp(`^${new URL(h.server.issuer).host} wants you to sign in with your Ethereum account:\\n${account.address}\\n`));
+    assert.match(message, /\nChain ID: 8453\n/);
+
+    await page.getByRole('button', { name: text('manual.copy') }).click();
+    await waitForText(page.locator('#manual-status'), text('manual.copied'));
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    assert.equal(copied, message);
+
+    // Signed "elsewhere": by the test, with the same key, over the text that was copied.
+    await page.getByLabel(text('manual.signature')).fill(await account.signMessage(copied));
+    await page.getByRole('button', { name: text('manual.submit') }).click();
+    assert.equal((await login.allow()).sub, account.address);
+  });
+
+  it('explains a signature from another key, and signs in after getting a new message', async () => {
+    const account = Wallet.createRandom();
+    const login = await openWithoutWallet();
+    const { page } = login;
+    /** Clicks "Get the message" and waits for a message other than the one shown before. */
+    const getMessage = async () => {
+      const before = await page.locator('#manual-message').inputValue();
+      await page.getByRole('button', { name: text('manual.getMessage') }).click();
+      await page.waitForFunction((old) => {
+        const value = (document.getElementById('manual-message') as HTMLTextAreaElement).value;
+        return value !== '' && value !== old;
+      }, before);
+      return page.getByLabel(text('manual.message')).inputValue();
+    };
+    const submit = async (signature: string) => {
+      await page.getByLabel(text('manual.signature')).fill(signature);
+      await page.getByRole('button', { name: text('manual.submit') }).click();
+    };
+    await page.getByLabel(text('manual.address')).fill(account.address);
+    const first = await getMessage();
+    await submit(await Wallet.createRandom().signMessage(first));
+    const said = page.locator('#manual-status');
+    await said.filter({ hasText: text('error.server', { description: '' }) }).waitFor();
+    assert.equal(await said.getAttribute('class'), 'error');
+
+    // The refused attempt used up that challenge (the server burns a nonce on any failure).
+    const second = await getMessage();
+    assert.notEqual(second, first);
+    await submit(await account.signMessage(second));
+    assert.equal((await login.allow()).sub, account.address);
+  });
+
+  it('links to the sign-in in four wallet apps and shows a QR code for it', async () => {
+    const login = await openWithoutWallet({ viewport: { width: 360, height: 780 } });
+    const { page } = login;
+    const mobile = page.locator('#mobile');
+    assert.equal(await mobile.getAttribute('open'), '', 'the phone section opens by itself');
+
+    const links = mobile.getByRole('link');
+    assert.deepEqual(await links.allTextContents(), ['MetaMask', 'Coinbase Wallet', 'Rainbow', 'Trust Wallet']);
+    const hrefs = await links.evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+
+    // Each link reopens this RP's authorization request (a fresh interaction on the phone).
+    const inner = [
+      new URL(`http://${hrefs[0]!.replace('https://metamask.app.link/dapp/', '')}`),
+      new URL(new URL(hrefs[1]!).searchParams.get('cb_url')!),
+      new URL(new URL(hrefs[2]!).searchParams.get('url')!),
+      new URL(new URL(hrefs[3]!).searchParams.get('url')!),
+    ];
+    const sorted = (u: URL) => [...u.searchParams].sort(([a], [b]) => a.localeCompare(b));
+    for (const url of inner) {
+      assert.equal(`${url.origin}${url.pathname}`, `${h.server.issuer}/auth`);
+      assert.deepEqual(sorted(url), sorted(login.url));
+    }
+    const authorization = inner[1]!.href;
+    assert.ok(hrefs[1]!.startsWith('https://go.cb-w.com/dapp?cb_url='));
+    assert.ok(hrefs[2]!.startsWith('https://rnbwapp.com/dapp?url='));
+    assert.ok(hrefs[3]!.startsWith('https://link.trustwallet.com/open_url?coin_id=60&url='));
+    for (const href of hrefs.slice(1)) assert.ok(href.includes(encodeURIComponent(authorization)), `${href} carries the encoded authorization URL`);
+    // MetaMask's documented form is the URL without its scheme, not encoded (metamask.github.io/metamask-deeplinks).
+    assert.equal(hrefs[0], `https://metamask.app.link/dapp/${authorization.replace(/^https?:\/\//, '')}`);
+
+    const qr = page.getByRole('img', { name: text('mobile.qrAlt') });
+    assert.ok(await qr.isVisible());
+    assert.match((await qr.getAttribute('src'))!, /^data:image\/svg\+xml[;,]/);
+    assert.ok(await qr.evaluate((img) => (img as HTMLImageElement).naturalWidth > 0), 'the QR image renders under the CSP');
+  });
+});

@@ -1,0 +1,156 @@
+// What every browser test file sets up once: the app over PGlite with a movable SIWE clock, a
+// relying party (openid-client), and Chromium; then a fresh browser context for each login page.
+import path from 'node:path';
+import * as oidc from 'openid-client';
+import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
+import { createPgliteDatabase, type TestDatabase } from './db.ts';
+import { startTestServer, REDIRECT_URI, type TestServer } from './server.ts';
+import { createOpenidClient } from './rp.ts';
+import { ROOT } from './process.ts';
+import { browserUnavailable, injectWallets, launchBrowser, type InjectedWallet, type WalletControl } from './browser.ts';
+import { loadTexts, translate } from '../../src/http/pages.ts';
+
+const missing = browserUnavailable();
+/** A suite's skip reason: a missing Chromium skips locally, but under CI=true the suite runs and fails. */
+export const skipWithoutBrowser = missing && process.env.CI !== 'true' ? missing : false;
+
+export const DESKTOP = { width: 1280, height: 900 };
+export const PHONE = { width: 360, height: 780 };
+
+/** The texts the pages show (views/i18n/en.json): tests assert on exactly these. */
+const texts = loadTexts(path.join(ROOT, 'views'));
+export function text(key: string, values: Record<string, string> = {}): string {
+  if (!(key in texts)) throw new Error(`no text ${key} in en.json`);
+  return translate(texts, key, values);
+}
+
+/** Waits until the element's whole text is `expected`; fails with what it showed instead. */
+export async function waitForText(locator: Locator, expected: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let shown: string | null = null;
+  while (Date.now() < deadline) {
+    shown = await locator.textContent();
+    if (shown === expected) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`expected ${JSON.stringify(expected)}, the page shows ${JSON.stringify(shown)}`);
+}
+
+/** The SIWE clock the server runs on: real time plus an offset a test can move forward. */
+export interface MovableClock {
+  now(): Date;
+  advance(seconds: number): void;
+}
+
+export interface LoginPage {
+  page: Page;
+  context: BrowserContext;
+  /** The RP's authorization request. */
+  url: URL;
+  /** One control per injected wallet, in the order given. */
+  wallets: WalletControl[];
+  /** The login page's status line (role=status). */
+  status: Locator;
+  /** Opens the authorization request; the browser lands on the login page. */
+  goto(): Promise<void>;
+  /** The URL the browser asked for at the RP's redirect URI (fails after 15 s with what the page said). */
+  callback(): Promise<URL>;
+  /** Waits until the page has arrived at the RP, before the test navigates it elsewhere. */
+  arrived(): Promise<void>;
+  /** Waits for consent, allows it, and redeems the code as the RP: the ID token's claims. */
+  allow(): Promise<oidc.IDToken>;
+  /** Redeems the code the RP received: the ID token's claims. */
+  redeem(): Promise<oidc.IDToken>;
+}
+
+export interface Harness {
+  server: TestServer;
+  rp: Awaited<ReturnType<typeof createOpenidClient>>;
+  browser: Browser;
+  clock: MovableClock;
+  open(opts?: { viewport?: { width: number; height: number }; wallets?: InjectedWallet[]; context?: BrowserContextOptions }): Promise<LoginPage>;
+  /** Closes every context opened since the last call (afterEach). */
+  closePages(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: { env?: Record<string, string> } = {}): Promise<Harness> {
+  if (missing) throw new Error(`${missing}; under CI=true browser tests must run`);
+  let offset = 0;
+  const clock: MovableClock = { now: () => new Date(Date.now() + offset), advance: (seconds) => void (offset += seconds * 1000) };
+  const db: TestDatabase = await createPgliteDatabase();
+  const server = await startTestServer(db, { env: opts.env ?? {}, clock: clock.now });
+  const rp = await createOpenidClient(server, { client_name: 'Browser RP', client_uri: 'https://rp.example' });
+  const browser = await launchBrowser();
+  let contexts: BrowserContext[] = [];
+
+  async function open({ viewport = DESKTOP, wallets = [], context: contextOptions = {} }: Parameters<Harness['open']>[0] = {}): Promise<LoginPage> {
+    const context = await browser.newContext({ viewport, ...contextOptions });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    const controls = await injectWallets(page, wallets);
+    const { url, checks } = await rp.authorize();
+
+    // The RP is not running: its redirect URI is seen as the browser asks for it. Chromium does not
+    // route a redirect's target; it retries the failed navigation about a second later, and that
+    // one the route answers, so the page ends at a plain "RP callback" page.
+    let reached: (url: URL) => void;
+    const reachedRp = new Promise<URL>((resolve) => (reached = resolve));
+    page.on('request', (req) => req.url().startsWith(REDIRECT_URI) && reached(new URL(req.url())));
+    await page.route(`${REDIRECT_URI}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'RP callback' }));
+
+    const callback = async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(async () => {
+          const said = await page.locator('[role=status]').allTextContents().catch(() => []);
+          reject(new Error(`the RP's redirect URI was not reached; the page is at ${page.url()} and says ${JSON.stringify(said)}`));
+        }, 15_000);
+      });
+      try {
+        return await Promise.race([reachedRp, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const redeem = async () => {
+      const tokens = await oidc.authorizationCodeGrant(rp.config, await callback(), checks);
+      return tokens.claims()!;
+    };
+
+    return {
+      page,
+      context,
+      url,
+      wallets: controls,
+      status: page.locator('#status'),
+      goto: async () => void (await page.goto(url.href)),
+      callback,
+      arrived: () => page.waitForURL((u) => u.href.startsWith(REDIRECT_URI)),
+      async allow() {
+        await page.getByRole('button', { name: text('consent.allow') }).click();
+        return redeem();
+      },
+      redeem,
+    };
+  }
+
+  return {
+    server,
+    rp,
+    browser,
+    clock,
+    open,
+    async closePages() {
+      const closing = contexts;
+      contexts = [];
+      await Promise.all(closing.map((c) => c.close()));
+    },
+    async close() {
+      await browser.close();
+      await server.close();
+      await db.drop();
+    },
+  };
+}
