@@ -20,6 +20,32 @@ export function translate(texts: Texts, key: string, values: Record<string, stri
   return text.replace(/\{(\w+)\}/g, (_m, name: string) => values[name] ?? `{${name}}`);
 }
 
+/** WCAG 2 relative luminance of a #rrggbb colour. */
+function luminance(hex: string): number {
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+}
+
+/** WCAG 2 contrast ratio of two #rrggbb colours (1 to 21). */
+export function contrastRatio(a: string, b: string): number {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi! + 0.05) / (lo! + 0.05);
+}
+
+/**
+ * The operator's colour paints the primary buttons in both colour schemes; their text is white or
+ * near-black, whichever contrasts more. Links and focus rings keep the page's own colours, which
+ * are chosen for contrast against each scheme's background.
+ */
+export function brandStylesheet(color: string): string {
+  const fg = contrastRatio(color, '#ffffff') >= contrastRatio(color, '#0b0d12') ? '#ffffff' : '#0b0d12';
+  const rule = `:root { --accent: ${color}; --accent-fg: ${fg}; }`;
+  return `${rule}\n@media (prefers-color-scheme: dark) { ${rule} }\n`;
+}
+
 export interface Pages {
   /** The operator's colour as CSS custom properties, served at /static/brand.css. */
   brandCss: string;
@@ -33,7 +59,7 @@ type Locals = { formActionOrigins?: string[] };
 export function createPages(opts: { viewsDir: string; brand: Config['brand'] }): Pages {
   const texts = loadTexts(opts.viewsDir);
   const t = (key: string, values?: Record<string, string>) => translate(texts, key, values);
-  const brandCss = opts.brand.color ? `:root { --accent: ${opts.brand.color}; --brand: ${opts.brand.color}; }\n` : '';
+  const brandCss = opts.brand.color ? brandStylesheet(opts.brand.color) : '';
   // No inline script or style, no third-party origin, never framed (the signing page must not be clickjacked).
   const headers = helmet({
     contentSecurityPolicy: {

@@ -182,7 +182,6 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
 
   it(
     'fits a 360 px wide phone without sideways scrolling on the consent page',
-    { todo: 'the account address in <code> on consent.ejs does not wrap: the document is 405 px wide' },
     async () => {
       const { login, walletButton, release } = await openOnPhoneWithHeldSignature();
       release();
@@ -210,5 +209,16 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     await allow.waitFor();
     assert.equal(await page.title(), `${text('consent.title')} · Acme ID`);
     assert.equal(await allow.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(10, 125, 50)');
+  });
+
+  it("keeps the operator's colour readable in the dark colour scheme", async () => {
+    const login = await h.open({ wallets: [{ account: Wallet.createRandom() }], context: { colorScheme: 'dark' } });
+    await login.goto();
+    const button = login.page.getByRole('button', { name: text('login.browserWallet') });
+    const style = await button.evaluate((el) => ({ bg: getComputedStyle(el).backgroundColor, fg: getComputedStyle(el).color }));
+    assert.deepEqual(style, { bg: 'rgb(10, 125, 50)', fg: 'rgb(255, 255, 255)' }, "white on the dark green, not the dark scheme's near-black");
+    // Links stay in the dark scheme's own light colour, not a dark brand colour on a dark card.
+    const link = await login.page.locator('#cancel').evaluate((el) => getComputedStyle(el).color);
+    assert.equal(link, 'rgb(142, 162, 255)');
   });
 });

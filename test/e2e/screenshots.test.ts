@@ -61,7 +61,7 @@ describe('screenshots of the login pages', { skip: skipWithoutBrowser }, () => {
       const wrong = await h.open({ viewport, wallets: [{ account: Wallet.createRandom(), chainId: 999999 }] });
       await wrong.goto();
       await wrong.page.getByRole('button', { name: text('login.browserWallet') }).click();
-      await waitForText(wrong.status, text('error.wrongNetwork', { chain: 'chain 999999' }));
+      await waitForText(wrong.status, text('error.wrongNetwork', { chain: text('login.unknownChain', { id: '999999' }) }));
       await screenshot(wrong.page, `login-wrong-network-${size}`);
 
       const response = await bare.page.goto(`${h.server.issuer}/interaction/no-such-interaction`);

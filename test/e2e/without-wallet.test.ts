@@ -78,6 +78,20 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
     assert.equal((await login.allow()).sub, account.address);
   });
 
+  it('takes away an earlier message when getting a new one fails, so nothing stale is signed', async () => {
+    const { page } = await openWithoutWallet();
+    await page.getByLabel(text('manual.address')).fill(Wallet.createRandom().address);
+    await page.getByRole('button', { name: text('manual.getMessage') }).click();
+    await page.locator('#manual-sign').waitFor();
+
+    await page.getByLabel(text('manual.address')).fill('0x1234');
+    await page.getByRole('button', { name: text('manual.getMessage') }).click();
+    const said = page.locator('#manual-status');
+    await said.filter({ hasText: text('error.server', { description: '' }) }).waitFor();
+    assert.equal(await said.getAttribute('class'), 'error');
+    assert.equal(await page.locator('#manual-sign').isHidden(), true, 'the earlier message and its submit button are gone');
+  });
+
   it('links to the sign-in in four wallet apps and shows a QR code for it', async () => {
     const login = await openWithoutWallet({ viewport: { width: 360, height: 780 } });
     const { page } = login;

@@ -8,7 +8,7 @@
   const chains = JSON.parse(root.dataset.chains);
   const texts = JSON.parse(root.dataset.texts);
   const t = (key, values = {}) => (texts[key] || key).replace(/\{(\w+)\}/g, (m, name) => (name in values ? values[name] : m));
-  const chainName = (id) => (chains.find((c) => c.id === id) || {}).name || `chain ${id}`;
+  const chainName = (id) => (chains.find((c) => c.id === id) || {}).name || t('login.unknownChain', { id: String(id) });
 
   function say(element, text, isError = false) {
     element.textContent = text;
@@ -110,14 +110,17 @@
     $('details').hidden = false;
   }
 
-  async function run(autoRetried = false) {
+  /** One login attempt. After an expired challenge it runs once more by itself (`afterExpiry`),
+   *  and then keeps saying why the wallet asks again instead of the usual progress lines. */
+  async function run(afterExpiry = false) {
     const attempt = ++flow;
+    const progress = (text) => (afterExpiry ? status(t('error.expired'), true) : status(text));
     const { provider, info } = chosen;
     const wallet = info.name;
     $('retry').hidden = true;
     $('switch-network').hidden = true;
     try {
-      status(t('status.connecting', { wallet }));
+      progress(t('status.connecting', { wallet }));
       const [address] = await provider.request({ method: 'eth_requestAccounts' });
       const chainId = Number.parseInt(await provider.request({ method: 'eth_chainId' }), 16);
       if (attempt !== flow) return;
@@ -130,7 +133,7 @@
       const { message } = await post('challenge', { address, chainId });
       if (attempt !== flow) return;
       showDetails(address, chainId, message);
-      status(t('status.sign', { wallet }));
+      progress(t('status.sign', { wallet }));
       const signature = await provider.request({ method: 'personal_sign', params: [toHex(message), address] });
       if (attempt !== flow) return;
       status(t('status.checking'));
@@ -140,8 +143,7 @@
     } catch (err) {
       if (attempt !== flow) return;
       // An expired challenge is replaced at once, once: the user only has to sign again.
-      if (err.code === 'expired' && !autoRetried) {
-        status(t('error.expired'), true);
+      if (err.code === 'expired' && !afterExpiry) {
         run(true);
         return;
       }
@@ -187,6 +189,11 @@
     event.preventDefault();
     const address = $('manual-address').value.trim();
     const chainId = Number($('manual-chain').value);
+    // A failed request must not leave an earlier message on screen to be signed.
+    manualMessage = undefined;
+    $('manual-sign').hidden = true;
+    $('manual-signature').value = '';
+    manualStatus('');
     try {
       const { message } = await post('challenge', { address, chainId });
       manualMessage = message;
