@@ -27,6 +27,8 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
     assert.ok(await buttons.locator('img').first().evaluate((img) => (img as HTMLImageElement).naturalWidth > 0));
 
     await login.page.getByRole('button', { name: 'Beta Wallet' }).click();
+    await login.page.getByRole('button', { name: 'Beta Wallet', pressed: true }).waitFor();
+    assert.equal(await login.page.getByRole('button', { name: 'Alpha Wallet' }).getAttribute('aria-pressed'), 'false');
     const claims = await login.allow();
     assert.equal(claims.sub, second.account.address);
     assert.equal(login.wallets[0]!.calls.length, 0, 'the wallet not chosen is never asked anything');

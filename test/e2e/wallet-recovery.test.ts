@@ -34,6 +34,16 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     assert.equal(wallet.signatureRequests, 2);
   });
 
+  it('says the wallet is locked and waiting, and signs in on "Try again" once unlocked', async () => {
+    const account = Wallet.createRandom();
+    const { login, wallet, tryAgain } = await startWith({ account }, (l) => l.wallets[0]!.lockNextConnection());
+    await waitForText(login.status, text('error.locked', { wallet: WALLET }));
+    assert.equal(wallet.signatureRequests, 0);
+    await tryAgain.click();
+    assert.equal((await login.allow()).sub, account.address);
+    assert.equal(wallet.calls.filter((c) => c.method === 'eth_requestAccounts').length, 2);
+  });
+
   it('asks the wallet to switch to an accepted network, then signs in', async () => {
     const account = Wallet.createRandom();
     const { login, wallet } = await startWith({ account, chainId: 999999 });

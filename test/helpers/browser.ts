@@ -81,6 +81,8 @@ export interface WalletControl {
   readonly events: readonly [event: string, value: unknown][];
   /** The next personal_sign fails as a user's refusal (EIP-1193 code 4001). */
   rejectNextSignature(): void;
+  /** The next eth_requestAccounts fails as a locked wallet with a request already open (EIP-1474 code -32002, as MetaMask answers). */
+  lockNextConnection(): void;
   onSignatureRequest(hook: SignatureHook | undefined): void;
   /** Makes `next` the wallet's account and emits accountsChanged to the page's listeners (EIP-1193 §"Events"). */
   switchAccount(next: TestWallet): Promise<void>;
@@ -104,6 +106,7 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
     chainId: w.chainId ?? 1,
     signatureRequests: 0,
     rejectNext: false,
+    lockedNext: false,
     hook: undefined as SignatureHook | undefined,
     calls: [] as WalletCall[],
     events: [] as [string, unknown][],
@@ -120,6 +123,11 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
     w.calls.push({ method, params });
     switch (method) {
       case 'eth_requestAccounts':
+        if (w.lockedNext) {
+          w.lockedNext = false;
+          return refuse(-32002, 'Already processing eth_requestAccounts. Please wait.');
+        }
+        return { result: [w.account.address.toLowerCase()] };
       case 'eth_accounts':
         return { result: [w.account.address.toLowerCase()] };
       case 'eth_chainId':
@@ -213,6 +221,7 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
       return w.events;
     },
     rejectNextSignature: () => void (w.rejectNext = true),
+    lockNextConnection: () => void (w.lockedNext = true),
     onSignatureRequest: (hook) => void (w.hook = hook),
     async switchAccount(next) {
       w.account = next;

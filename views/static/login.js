@@ -58,13 +58,21 @@
           button.append(img);
         }
         button.append(document.createTextNode(entry.info.name));
+        button.walletProvider = entry.provider;
         button.addEventListener('click', () => choose(entry));
         li.append(button);
         return li;
       }),
     );
     if (list.length === 1) ul.querySelector('button').classList.add('primary');
+    markChosen();
     return list.length;
+  }
+
+  /** Marks the chosen wallet's button (aria-pressed) for sight and for screen readers; focus stays put. */
+  function markChosen() {
+    if (!chosen) return;
+    for (const button of $('wallets').querySelectorAll('button')) button.setAttribute('aria-pressed', String(button.walletProvider === chosen.provider));
   }
 
   window.addEventListener('eip6963:announceProvider', (event) => {
@@ -83,10 +91,14 @@
     }
   }, 400);
 
+  const listening = new WeakSet(); // providers whose accountsChanged we already follow
+
   function choose(entry) {
-    if (chosen !== entry && entry.provider.on) {
-      entry.provider.on('accountsChanged', (accounts) => {
-        if (chosen !== entry || !current.address || !accounts[0] || accounts[0].toLowerCase() === current.address.toLowerCase()) return;
+    const { provider } = entry;
+    if (!listening.has(provider) && provider.on) {
+      listening.add(provider);
+      provider.on('accountsChanged', (accounts) => {
+        if (!chosen || chosen.provider !== provider || !current.address || !accounts[0] || accounts[0].toLowerCase() === current.address.toLowerCase()) return;
         flow++;
         $('details').hidden = true;
         status(t('error.accountChanged', { address: accounts[0] }), true);
@@ -94,6 +106,7 @@
       });
     }
     chosen = entry;
+    markChosen();
     run();
   }
 
