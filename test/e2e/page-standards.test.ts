@@ -7,7 +7,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import type { Page } from 'playwright-core';
 import { REDIRECT_URI } from '../helpers/server.ts';
-import { PHONE, skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
+import { PHONE, RP_LOGO_URI, skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
 
 const BRAND = { PRODUCT_NAME: 'Acme ID', BRAND_COLOR: '#0a7d32' };
 
@@ -70,10 +70,10 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
       assert.ok(!/unsafe-inline|unsafe-eval/.test(header!), header);
     }
     assert.deepEqual(violations, []);
-    // The RP's redirect URI is the only other place the browser goes.
+    // The client's own logo and its redirect URI are the only other places the browser goes.
     const elsewhere = [...new Set(requests.filter((url) => !url.startsWith(`${h.server.issuer}/`) && !url.startsWith('data:')))];
-    assert.deepEqual(elsewhere, [callback.href]);
-    assert.ok(elsewhere[0]!.startsWith(REDIRECT_URI));
+    assert.deepEqual(elsewhere, [RP_LOGO_URI, callback.href]);
+    assert.ok(callback.href.startsWith(REDIRECT_URI));
   });
 
   it("refuses to be shown inside another site's frame", async () => {

@@ -5,7 +5,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import * as oidc from 'openid-client';
 import { walletInfo } from '../helpers/browser.ts';
-import { skipWithoutBrowser, startHarness, text, waitForText, type Harness } from '../helpers/e2e.ts';
+import { RP_LOGO_URI, skipWithoutBrowser, startHarness, text, waitForText, type Harness } from '../helpers/e2e.ts';
 
 describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () => {
   let h: Harness;
@@ -18,6 +18,14 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
     const second = { account: Wallet.createRandom(), info: walletInfo('Beta Wallet', '#4f8ad8') };
     const login = await h.open({ wallets: [first, second] });
     await login.goto();
+
+    // Who is asking: the client's name, home page and logo from its registered metadata.
+    const client = login.page.locator('.client');
+    assert.equal(await client.locator('.client-name').textContent(), 'Browser RP');
+    assert.equal(await client.getByRole('link').getAttribute('href'), 'https://rp.example');
+    const logo = client.locator('img.logo');
+    assert.equal(await logo.getAttribute('src'), RP_LOGO_URI);
+    await login.page.waitForFunction(() => (document.querySelector('img.logo') as HTMLImageElement | null)?.naturalWidth === 48);
 
     const buttons = login.page.locator('#wallets button');
     await buttons.nth(1).waitFor();

@@ -14,6 +14,10 @@ const missing = browserUnavailable();
 /** A suite's skip reason: a missing Chromium skips locally, but under CI=true the suite runs and fails. */
 export const skipWithoutBrowser = missing && process.env.CI !== 'true' ? missing : false;
 
+/** The RP's logo_uri: the browser gets it from the route each page sets up, not from the network. */
+export const RP_LOGO_URI = 'https://rp.example/logo.svg';
+const RP_LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"><rect width="48" height="48" rx="10" fill="#e0832f"/><path d="M12 34 24 12l12 22z" fill="#fff"/></svg>';
+
 export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 360, height: 780 };
 
@@ -80,13 +84,14 @@ export async function startHarness(opts: { env?: Record<string, string> } = {}):
   const clock: MovableClock = { now: () => new Date(Date.now() + offset), advance: (seconds) => void (offset += seconds * 1000) };
   const db: TestDatabase = await createPgliteDatabase();
   const server = await startTestServer(db, { env: opts.env ?? {}, clock: clock.now });
-  const rp = await createOpenidClient(server, { client_name: 'Browser RP', client_uri: 'https://rp.example' });
+  const rp = await createOpenidClient(server, { client_name: 'Browser RP', client_uri: 'https://rp.example', logo_uri: RP_LOGO_URI });
   const browser = await launchBrowser();
   let contexts: BrowserContext[] = [];
 
   async function open({ viewport = DESKTOP, wallets = [], context: contextOptions = {} }: Parameters<Harness['open']>[0] = {}): Promise<LoginPage> {
     const context = await browser.newContext({ viewport, ...contextOptions });
     contexts.push(context);
+    await context.route(RP_LOGO_URI, (route) => route.fulfill({ status: 200, contentType: 'image/svg+xml', body: RP_LOGO_SVG }));
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
     const controls = await injectWallets(page, wallets);
