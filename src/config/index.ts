@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_CHAINS } from './chains.ts';
+import { buttonText, MIN_CONTRAST } from './contrast.ts';
 
 export interface Config {
   production: boolean;
@@ -98,7 +99,20 @@ const schema = z.object({
     .string()
     .refine((v) => v.startsWith('/static/') || /^https:\/\//.test(v) || v.startsWith('data:image/'), 'must be an https URL, a data:image URL or a /static/ path')
     .optional(),
-  BRAND_COLOR: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour as #rrggbb').optional(),
+  BRAND_COLOR: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour as #rrggbb')
+    .superRefine((color, ctx) => {
+      if (!/^#[0-9a-fA-F]{6}$/.test(color)) return;
+      const { ratio } = buttonText(color);
+      if (ratio < MIN_CONTRAST) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `gives button text a contrast of ${ratio.toFixed(2)}:1 at best (white or near-black), below WCAG AA's ${MIN_CONTRAST}:1; choose a darker or lighter colour`,
+        });
+      }
+    })
+    .optional(),
   // Appended to the EIP-4361 statement, so it must fit the statement grammar (one line, no exotic characters).
   BRAND_STATEMENT: z
     .string()

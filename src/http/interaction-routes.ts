@@ -13,7 +13,7 @@ import type { Logger } from '../logger.ts';
 import { subjectFor, type SubFormat } from '../oidc/claims.ts';
 import { chainName } from '../config/chains.ts';
 import { sendJsonError, toAppError } from './errors.ts';
-import type { Pages } from './pages.ts';
+import { formActionSource, type Pages } from './pages.ts';
 import { authorizationUrl, qrDataUrl, walletDeepLinks } from './deep-links.ts';
 
 export interface InteractionDeps {
@@ -169,7 +169,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
           claims: missing.missingOIDCClaims ?? [],
           account: interaction.session?.accountId,
         },
-        { formActionOrigins: [new URL(redirectUriOf(interaction.params, client)).origin] },
+        { formActionOrigins: formActionSource(redirectUriOf(interaction.params, client)) },
       );
     }
   });

@@ -6,6 +6,7 @@ import ejs from 'ejs';
 import helmet from 'helmet';
 import type { Context } from 'koa';
 import type { Config } from '../config/index.ts';
+import { buttonText } from '../config/contrast.ts';
 import type { ProviderPages } from '../oidc/provider.ts';
 
 /** Every text a page shows, by key (views/i18n/<lang>.json); `{name}` placeholders are filled by `t`. */
@@ -20,30 +21,28 @@ export function translate(texts: Texts, key: string, values: Record<string, stri
   return text.replace(/\{(\w+)\}/g, (_m, name: string) => values[name] ?? `{${name}}`);
 }
 
-/** WCAG 2 relative luminance of a #rrggbb colour. */
-function luminance(hex: string): number {
-  const [r, g, b] = [1, 3, 5].map((i) => {
-    const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
-    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  });
-  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
-}
-
-/** WCAG 2 contrast ratio of two #rrggbb colours (1 to 21). */
-export function contrastRatio(a: string, b: string): number {
-  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
-  return (hi! + 0.05) / (lo! + 0.05);
-}
-
 /**
  * The operator's colour paints the primary buttons in both colour schemes; their text is white or
- * near-black, whichever contrasts more. Links and focus rings keep the page's own colours, which
+ * near-black, whichever contrasts more (configuration makes sure that reaches 4.5:1). Links and focus rings keep the page's own colours, which
  * are chosen for contrast against each scheme's background.
  */
 export function brandStylesheet(color: string): string {
-  const fg = contrastRatio(color, '#ffffff') >= contrastRatio(color, '#0b0d12') ? '#ffffff' : '#0b0d12';
-  const rule = `:root { --accent: ${color}; --accent-fg: ${fg}; }`;
+  const rule = `:root { --accent: ${color}; --accent-fg: ${buttonText(color).color}; }`;
   return `${rule}\n@media (prefers-color-scheme: dark) { ${rule} }\n`;
+}
+
+/**
+ * The CSP form-action source that lets a form's redirect reach `uri`: its origin, or for a native
+ * app's private-use scheme (`com.example.app:/cb`, RFC 8252), whose origin is opaque, the scheme.
+ */
+export function formActionSource(uri: unknown): string[] {
+  if (typeof uri !== 'string') return [];
+  try {
+    const url = new URL(uri);
+    return [url.origin === 'null' ? url.protocol : url.origin];
+  } catch {
+    return [];
+  }
 }
 
 export interface Pages {
@@ -92,13 +91,6 @@ export function createPages(opts: { viewsDir: string; brand: Config['brand'] }):
     );
   };
 
-  const originOf = (uri: unknown): string[] => {
-    try {
-      return typeof uri === 'string' ? [new URL(uri).origin] : [];
-    } catch {
-      return [];
-    }
-  };
 
   return {
     brandCss,
@@ -111,7 +103,7 @@ export function createPages(opts: { viewsDir: string; brand: Config['brand'] }):
       },
       async logout(ctx, form) {
         const clientName = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
-        await render(ctx, 'logout', { title: t('logout.title'), form, clientName, host: ctx.host }, { formActionOrigins: originOf(ctx.oidc.params?.post_logout_redirect_uri) });
+        await render(ctx, 'logout', { title: t('logout.title'), form, clientName, host: ctx.host }, { formActionOrigins: formActionSource(ctx.oidc.params?.post_logout_redirect_uri) });
       },
       async logoutSuccess(ctx) {
         const clientName = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
+import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
 import { REDIRECT_URI } from '../helpers/server.ts';
 import { PHONE, RP_LOGO_URI, skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
@@ -74,6 +75,26 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     const elsewhere = [...new Set(requests.filter((url) => !url.startsWith(`${h.server.issuer}/`) && !url.startsWith('data:')))];
     assert.deepEqual(elsewhere, [RP_LOGO_URI, callback.href]);
     assert.ok(callback.href.startsWith(REDIRECT_URI));
+  });
+
+  it("lets consent's redirect reach a native app's private-use scheme (its origin is opaque, so form-action names the scheme)", async () => {
+    const redirectUri = 'com.example.app:/oauth2redirect';
+    const client = await h.server.addClient({ application_type: 'native', redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', client_name: 'Native App' });
+    const url = new URL(`${h.server.issuer}/auth`);
+    const params = { client_id: client.client_id, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', state: 'st' };
+    for (const [k, v] of Object.entries({ ...params, code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' })) {
+      url.searchParams.set(k, v);
+    }
+    const login = await h.open({ wallets: [{ account: Wallet.createRandom() }] });
+    const violations = await watchCsp(login.page);
+    // Chromium hands the last redirect (to com.example.app:) to the operating system: the request ends as aborted.
+    const handedOff = login.page.waitForEvent('requestfailed', { predicate: (req) => new URL(req.url()).pathname.startsWith('/auth/') });
+    await login.page.goto(url.href);
+    await login.page.getByRole('button', { name: text('login.browserWallet') }).click();
+    await login.page.getByRole('button', { name: text('consent.allow') }).click();
+    await handedOff;
+    await login.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100))); // let a violation report arrive
+    assert.deepEqual(violations, []);
   });
 
   it("refuses to be shown inside another site's frame", async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { brandStylesheet, contrastRatio } from '../../src/http/pages.ts';
+import { brandStylesheet, formActionSource } from '../../src/http/pages.ts';
+import { buttonText, contrastRatio } from '../../src/config/contrast.ts';
+import { loadConfig } from '../../src/config/index.ts';
 
 describe('the brand stylesheet', () => {
   it('computes WCAG contrast ratios', () => {
@@ -23,4 +25,24 @@ describe('the brand stylesheet', () => {
       assert.ok(contrastRatio(color, fg) >= 4.5, `${fg} on ${color} reads at 4.5:1 or better`);
     });
   }
+
+  it('refuses a BRAND_COLOR no button text reads on, naming the variable and the ratio', () => {
+    // #d64541: 4.39:1 with white, 4.43:1 with near-black; both under 4.5.
+    assert.ok(buttonText('#d64541').ratio < 4.5);
+    assert.throws(() => loadConfig({ BRAND_COLOR: '#d64541' }), /BRAND_COLOR.*4\.43:1/s);
+    assert.doesNotThrow(() => loadConfig({ BRAND_COLOR: '#0a7d32' }));
+  });
+});
+
+describe('the form-action source for a redirect', () => {
+  it("is the redirect's origin for a web client", () => {
+    assert.deepEqual(formActionSource('https://rp.example.com:8443/cb?x=1'), ['https://rp.example.com:8443']);
+  });
+  it("is the scheme for a native app's private-use scheme, whose origin is opaque", () => {
+    assert.deepEqual(formActionSource('com.example.app:/oauth2redirect'), ['com.example.app:']);
+  });
+  it('is nothing for a missing or unparsable URI', () => {
+    assert.deepEqual(formActionSource(undefined), []);
+    assert.deepEqual(formActionSource('not a url'), []);
+  });
 });

@@ -51,7 +51,7 @@ const INVALID: Record<string, string[]> = {
   CLIENT_CACHE_TTL: ['-1', '3601'],
   PRODUCT_NAME: ['x'.repeat(61)],
   BRAND_LOGO_URL: ['http://cdn.example/logo.png', 'javascript:alert(1)', 'logo.png'],
-  BRAND_COLOR: ['blue', '#fff', '#12345g'],
+  BRAND_COLOR: ['blue', '#fff', '#12345g', '#d64541'],
   BRAND_STATEMENT: ['line one\nline two', 'naïve', 'x'.repeat(201)],
   SWEEP_INTERVAL: ['-1', '86401'],
   LOGIN_EVENT_RETENTION_DAYS: ['0'],
