@@ -43,6 +43,25 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
     assert.equal(login.wallets[1]!.signatureRequests, 1);
   });
 
+  it('ignores a second click on the wallet while it is being asked: one request, one challenge, one signature', async () => {
+    const account = Wallet.createRandom();
+    const login = await h.open({ wallets: [{ account, info: walletInfo('Alpha Wallet') }] });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let asked!: () => void;
+    const signing = new Promise<void>((resolve) => (asked = resolve));
+    login.wallets[0]!.onSignatureRequest(() => (asked(), held));
+    await login.goto();
+    const button = login.page.getByRole('button', { name: 'Alpha Wallet' });
+    await button.dblclick();
+    await signing;
+    await button.click();
+    release();
+    assert.equal((await login.allow()).sub, account.address);
+    const methods = login.wallets[0]!.calls.map((c) => c.method);
+    assert.deepEqual(methods, ['eth_requestAccounts', 'eth_chainId', 'personal_sign']);
+  });
+
   it('offers a legacy window.ethereum as "Browser wallet" when no wallet announces itself', async () => {
     const account = Wallet.createRandom();
     const login = await h.open({ wallets: [{ account }] });

@@ -30,6 +30,8 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     const { login, wallet, tryAgain } = await startWith({ account }, (l) => l.wallets[0]!.rejectNextSignature());
     await waitForText(login.status, text('error.rejected'));
     await tryAgain.click();
+    // "Try again" hides itself; keyboard focus moves to the chosen wallet, not to the top of the page.
+    assert.equal(await login.page.evaluate(() => document.activeElement?.textContent), WALLET);
     assert.equal((await login.allow()).sub, account.address);
     assert.equal(wallet.signatureRequests, 2);
   });
@@ -87,6 +89,20 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
       assert.deepEqual(shownDuringSecondRequest, [text('error.expired')]);
     },
   );
+
+  it('offers "Try again" when the fresh challenge expires too, without claiming a new one is ready', async () => {
+    const account = Wallet.createRandom();
+    const { login, wallet, tryAgain } = await startWith({ account }, (l) =>
+      l.wallets[0]!.onSignatureRequest((_message, request) => {
+        if (request <= 2) h.clock.advance(CHALLENGE_TTL + 1);
+      }),
+    );
+    await waitForText(login.status, text('error.expiredRetry'));
+    assert.equal(wallet.signatureRequests, 2, 'one automatic retry, not more');
+    await tryAgain.click();
+    assert.equal((await login.allow()).sub, account.address);
+    assert.equal(wallet.signatureRequests, 3);
+  });
 
   it('stops when the account changes mid-flow and signs in with the new account on "Try again"', async () => {
     const first = Wallet.createRandom();

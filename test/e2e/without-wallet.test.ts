@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
+import { qrDataUrl } from '../../src/http/deep-links.ts';
 
 describe('the login page without a browser wallet', { skip: skipWithoutBrowser }, () => {
   let h: Harness;
@@ -70,8 +71,11 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
     const said = page.locator('#manual-status');
     await said.filter({ hasText: text('error.server', { description: '' }) }).waitFor();
     assert.equal(await said.getAttribute('class'), 'error');
+    // The refused attempt used up that challenge (the server burns a nonce on any failure):
+    // the page says so and takes the message away rather than invite a second signature of it.
+    assert.ok((await said.textContent())!.endsWith(text('manual.getNew')));
+    assert.equal(await page.locator('#manual-sign').isHidden(), true);
 
-    // The refused attempt used up that challenge (the server burns a nonce on any failure).
     const second = await getMessage();
     assert.notEqual(second, first);
     await submit(await account.signMessage(second));
@@ -124,7 +128,7 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
 
     const qr = page.getByRole('img', { name: text('mobile.qrAlt') });
     assert.ok(await qr.isVisible());
-    assert.match((await qr.getAttribute('src'))!, /^data:image\/svg\+xml[;,]/);
+    assert.equal(await qr.getAttribute('src'), await qrDataUrl(authorization), 'the QR code holds the same authorization request');
     assert.ok(await qr.evaluate((img) => (img as HTMLImageElement).naturalWidth > 0), 'the QR image renders under the CSP');
   });
 });

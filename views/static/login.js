@@ -40,11 +40,16 @@
   const announced = new Map();
   let chosen;
   let flow = 0; // increases on every new attempt, so a stale one stops quietly
+  let busy = false; // an attempt is waiting on the wallet or the server
+  let rendered = ''; // the wallets the list shows, so an unchanged list is not rebuilt (and focus kept)
 
   function renderWallets() {
     const list = [...announced.values()];
     if (!list.length && window.ethereum) list.push({ info: { uuid: 'legacy', name: t('login.browserWallet') }, provider: window.ethereum });
     const ul = $('wallets');
+    const shown = list.map((entry) => entry.info.uuid).join('\n');
+    if (shown === rendered) return list.length;
+    rendered = shown;
     ul.replaceChildren(
       ...list.map((entry) => {
         const li = document.createElement('li');
@@ -69,10 +74,22 @@
     return list.length;
   }
 
-  /** Marks the chosen wallet's button (aria-pressed) for sight and for screen readers; focus stays put. */
+  /** Marks the chosen wallet's button (aria-pressed) for sight and for screen readers; returns it. */
   function markChosen() {
-    if (!chosen) return;
-    for (const button of $('wallets').querySelectorAll('button')) button.setAttribute('aria-pressed', String(button.walletProvider === chosen.provider));
+    if (!chosen) return undefined;
+    let mine;
+    for (const button of $('wallets').querySelectorAll('button')) {
+      const isChosen = button.walletProvider === chosen.provider;
+      button.setAttribute('aria-pressed', String(isChosen));
+      if (isChosen) mine = button;
+    }
+    return mine;
+  }
+
+  /** A button that hides itself when pressed hands keyboard focus to the chosen wallet, not to the page top. */
+  function keepFocus() {
+    const button = markChosen();
+    if (button) button.focus();
   }
 
   window.addEventListener('eip6963:announceProvider', (event) => {
@@ -100,11 +117,15 @@
       provider.on('accountsChanged', (accounts) => {
         if (!chosen || chosen.provider !== provider || !current.address || !accounts[0] || accounts[0].toLowerCase() === current.address.toLowerCase()) return;
         flow++;
+        busy = false;
         $('details').hidden = true;
         status(t('error.accountChanged', { address: accounts[0] }), true);
         offerRetry();
       });
     }
+    // A second click on the wallet already asked would open a second request in it (MetaMask answers
+    // that with -32002) or a second challenge to sign: the first request is still the one to answer.
+    if (busy && chosen && chosen.provider === provider) return;
     chosen = entry;
     markChosen();
     run();
@@ -132,6 +153,10 @@
     const wallet = info.name;
     $('retry').hidden = true;
     $('switch-network').hidden = true;
+    busy = true;
+    let leaving = false;
+    // A wallet that never answers (its window closed without a reply) must not leave the user stuck.
+    setTimeout(() => attempt === flow && busy && offerRetry(), 30_000);
     try {
       progress(t('status.connecting', { wallet }));
       const [address] = await provider.request({ method: 'eth_requestAccounts' });
@@ -152,6 +177,7 @@
       status(t('status.checking'));
       const { redirectTo } = await post('verify', { message, signature });
       status(t('status.done'));
+      leaving = true;
       window.location.assign(redirectTo);
     } catch (err) {
       if (attempt !== flow) return;
@@ -162,6 +188,8 @@
       }
       status(explain(err, wallet), true);
       offerRetry();
+    } finally {
+      if (attempt === flow && !leaving) busy = false;
     }
   }
 
@@ -169,7 +197,7 @@
     if (err.code === 4001) return t('error.rejected');
     if (err.code === -32002) return t('error.locked', { wallet });
     if (err.code === 'unreachable') return t('error.unreachable');
-    if (err.code === 'expired') return t('error.expired');
+    if (err.code === 'expired') return t('error.expiredRetry');
     if (err.server) return t('error.server', { description: err.message });
     return (err && err.message) || String(err);
   }
@@ -181,6 +209,7 @@
     button.hidden = false;
     button.onclick = async () => {
       button.hidden = true;
+      keepFocus();
       try {
         await provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${target.id.toString(16)}` }] });
         run();
@@ -192,7 +221,11 @@
     };
   }
 
-  $('retry').addEventListener('click', () => chosen && run());
+  $('retry').addEventListener('click', () => {
+    if (!chosen) return;
+    keepFocus();
+    run();
+  });
 
   // --- signing elsewhere: copy the message, paste the signature ---
   const manualStatus = (text, isError) => say($('manual-status'), text, isError);
@@ -230,13 +263,27 @@
   });
 
   $('manual-submit').addEventListener('click', async () => {
+    const submit = $('manual-submit');
+    if (submit.disabled || !manualMessage) return;
+    submit.disabled = true;
     try {
       manualStatus(t('status.checking'));
       const { redirectTo } = await post('verify', { message: manualMessage, signature: $('manual-signature').value.trim() });
       manualStatus(t('status.done'));
       window.location.assign(redirectTo);
+      return; // stays disabled while the browser leaves
     } catch (err) {
-      manualStatus(explain(err), true);
+      if (err.server) {
+        // The server burns a challenge on any refusal: that message can never be signed in with again.
+        manualMessage = undefined;
+        $('manual-sign').hidden = true;
+        $('manual-signature').value = '';
+        manualStatus(`${explain(err)} ${t('manual.getNew')}`, true);
+        $('manual-address').focus();
+      } else {
+        manualStatus(explain(err), true); // not sent or not answered: the same message may be sent again
+      }
     }
+    submit.disabled = false;
   });
 })();
