@@ -28,3 +28,12 @@ export function buttonText(background: string): { color: string; ratio: number }
   const dark = contrastRatio(background, DARK_TEXT);
   return light >= dark ? { color: LIGHT_TEXT, ratio: light } : { color: DARK_TEXT, ratio: dark };
 }
+
+/** WCAG 2.1 1.4.11: a control's boundary against what surrounds it. */
+export const MIN_NON_TEXT_CONTRAST = 3;
+
+/** The card a button sits on, and the border colour of ordinary controls, per colour scheme (views/static/app.css). */
+export const SCHEMES = {
+  light: { card: '#ffffff', control: '#7d8594' },
+  dark: { card: '#1b1e24', control: '#6b7383' },
+} as const;

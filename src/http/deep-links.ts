@@ -1,5 +1,7 @@
 // Ways to carry a sign-in to a phone: wallet apps' in-app browsers (deep links) and a QR code.
-// Each reopens the RP's authorization request, which starts a fresh interaction on that device.
+// Both hold only our short link (/interaction/:uid/elsewhere): the wallets' link services and the
+// QR code never see the RP's request, and the QR code stays small whatever the request's length.
+// That link starts a fresh sign-in on the other device (see `elsewhereTarget`).
 import QRCode from 'qrcode';
 
 export interface DeepLink {
@@ -29,4 +31,20 @@ export function authorizationUrl(issuerOrigin: string, params: Record<string, un
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (typeof v === 'string') query.set(k, v);
   return `${issuerOrigin}/auth?${query}`;
+}
+
+/**
+ * Where the short link sends the other device. A client that registered an `initiate_login_uri`
+ * (OpenID Connect Core §4, third-party-initiated login) starts a fresh request of its own there, so
+ * its state and PKCE verifier live on that device. Otherwise the RP's request is rebuilt without
+ * `id_token_hint`, which names this device's session, not the other's.
+ */
+export function elsewhereTarget(issuerOrigin: string, params: Record<string, unknown>, initiateLoginUri?: string | undefined): string {
+  if (initiateLoginUri) {
+    const url = new URL(initiateLoginUri);
+    url.searchParams.set('iss', issuerOrigin);
+    return url.href;
+  }
+  const { id_token_hint: _hint, ...rest } = params;
+  return authorizationUrl(issuerOrigin, rest);
 }

@@ -14,7 +14,7 @@ import { subjectFor, type SubFormat } from '../oidc/claims.ts';
 import { chainName } from '../config/chains.ts';
 import { sendJsonError, toAppError } from './errors.ts';
 import { formActionSource, type Pages } from './pages.ts';
-import { authorizationUrl, qrDataUrl, walletDeepLinks } from './deep-links.ts';
+import { elsewhereTarget, qrDataUrl, walletDeepLinks } from './deep-links.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -144,10 +144,13 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       clientName: client.clientName ?? client.clientId,
       clientUri: client.clientUri,
       clientLogoUri: client.logoUri,
+      // OpenID Connect Registration asks the provider to show these to the user when the client gives them.
+      clientPolicyUri: client.policyUri,
+      clientTosUri: client.tosUri,
     };
     if (interaction.prompt.name === 'login') {
       const chains = deps.allowedChains.map((id) => ({ id, name: chainName(id) }));
-      const elsewhere = authorizationUrl(deps.issuerOrigin, interaction.params);
+      const elsewhere = `${deps.issuerOrigin}/interaction/${interaction.uid}/elsewhere`;
       await pages.render(ctx, 'login', {
         ...common,
         title: pages.texts['login.title'],
@@ -172,6 +175,16 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         { formActionOrigins: formActionSource(redirectUriOf(interaction.params, client)) },
       );
     }
+  });
+
+  // The short link in the deep links and the QR code. It is opened on another device (no cookie), so
+  // it looks the interaction up by its uid, which only the page showed, and starts a sign-in there.
+  router.get('/elsewhere', async (ctx) => {
+    const interaction = await provider.Interaction.find(String(ctx.params.uid));
+    if (!interaction) throw new AppError('interaction_not_found', 'this sign-in has ended; start again from the application');
+    const client = await clientOf(interaction.params.client_id);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(elsewhereTarget(deps.issuerOrigin, interaction.params, client.initiateLoginUri));
   });
 
   router.post('/challenge', async (ctx) => {
@@ -214,9 +227,11 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const interaction = await details(ctx, 'consent');
     const { session, params, prompt, grantId: existingGrantId } = interaction;
     const accountId = session!.accountId;
-    const grant = existingGrantId
-      ? (await provider.Grant.find(existingGrantId))!
-      : new provider.Grant({ accountId, clientId: String(params.client_id) });
+    const existing = existingGrantId ? await provider.Grant.find(existingGrantId) : undefined;
+    const grant = existing ?? new provider.Grant({ accountId, clientId: String(params.client_id) });
+    // A grant that expired while the user read this page is replaced, not a 500. The prompt only
+    // listed what it lacked, so the new one also takes everything this request asks for.
+    if (existingGrantId && !existing && typeof params.scope === 'string') grant.addOIDCScope(params.scope);
     const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
     if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);

@@ -6,7 +6,7 @@ import ejs from 'ejs';
 import helmet from 'helmet';
 import type { Context } from 'koa';
 import type { Config } from '../config/index.ts';
-import { buttonText } from '../config/contrast.ts';
+import { buttonText, contrastRatio, MIN_NON_TEXT_CONTRAST, SCHEMES } from '../config/contrast.ts';
 import type { ProviderPages } from '../oidc/provider.ts';
 
 /** Every text a page shows, by key (views/i18n/<lang>.json); `{name}` placeholders are filled by `t`. */
@@ -23,12 +23,18 @@ export function translate(texts: Texts, key: string, values: Record<string, stri
 
 /**
  * The operator's colour paints the primary buttons in both colour schemes; their text is white or
- * near-black, whichever contrasts more (configuration makes sure that reaches 4.5:1). Links and focus rings keep the page's own colours, which
- * are chosen for contrast against each scheme's background.
+ * near-black, whichever contrasts more (configuration makes sure that reaches 4.5:1). Where the
+ * colour barely stands out from the card (navy on the dark card, pale yellow on the white one), the
+ * button keeps the ordinary control border so its edge still shows at 3:1. Links and focus rings
+ * keep the page's own colours, which are chosen for contrast against each scheme's background.
  */
 export function brandStylesheet(color: string): string {
-  const rule = `:root { --accent: ${color}; --accent-fg: ${buttonText(color).color}; }`;
-  return `${rule}\n@media (prefers-color-scheme: dark) { ${rule} }\n`;
+  const rule = (scheme: keyof typeof SCHEMES) => {
+    const { card, control } = SCHEMES[scheme];
+    const border = contrastRatio(color, card) >= MIN_NON_TEXT_CONTRAST ? color : control;
+    return `:root { --accent: ${color}; --accent-fg: ${buttonText(color).color}; --accent-border: ${border}; }`;
+  };
+  return `${rule('light')}\n@media (prefers-color-scheme: dark) { ${rule('dark')} }\n`;
 }
 
 /**

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
+import * as oidc from 'openid-client';
 import { skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
 import { qrDataUrl } from '../../src/http/deep-links.ts';
 
@@ -96,7 +97,7 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
     assert.equal(await page.locator('#manual-sign').isHidden(), true, 'the earlier message and its submit button are gone');
   });
 
-  it('links to the sign-in in four wallet apps and shows a QR code for it', async () => {
+  it('links to the sign-in in four wallet apps and shows a QR code for it, both through our short link', async () => {
     const login = await openWithoutWallet({ viewport: { width: 360, height: 780 } });
     const { page } = login;
     const mobile = page.locator('#mobile');
@@ -106,29 +107,32 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
     assert.deepEqual(await links.allTextContents(), ['MetaMask', 'Coinbase Wallet', 'Rainbow', 'Trust Wallet']);
     const hrefs = await links.evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
 
-    // Each link reopens this RP's authorization request (a fresh interaction on the phone).
-    const inner = [
-      new URL(`http://${hrefs[0]!.replace('https://metamask.app.link/dapp/', '')}`),
-      new URL(new URL(hrefs[1]!).searchParams.get('cb_url')!),
-      new URL(new URL(hrefs[2]!).searchParams.get('url')!),
-      new URL(new URL(hrefs[3]!).searchParams.get('url')!),
-    ];
-    const sorted = (u: URL) => [...u.searchParams].sort(([a], [b]) => a.localeCompare(b));
-    for (const url of inner) {
-      assert.equal(`${url.origin}${url.pathname}`, `${h.server.issuer}/auth`);
-      assert.deepEqual(sorted(url), sorted(login.url));
-    }
-    const authorization = inner[1]!.href;
-    assert.ok(hrefs[1]!.startsWith('https://go.cb-w.com/dapp?cb_url='));
-    assert.ok(hrefs[2]!.startsWith('https://rnbwapp.com/dapp?url='));
-    assert.ok(hrefs[3]!.startsWith('https://link.trustwallet.com/open_url?coin_id=60&url='));
-    for (const href of hrefs.slice(1)) assert.ok(href.includes(encodeURIComponent(authorization)), `${href} carries the encoded authorization URL`);
-    // MetaMask's documented form is the URL without its scheme, not encoded (metamask.github.io/metamask-deeplinks).
-    assert.equal(hrefs[0], `https://metamask.app.link/dapp/${authorization.replace(/^https?:\/\//, '')}`);
+    // Each link holds the short link to this sign-in; the wallets' link services never see the RP's request.
+    const uid = new URL(page.url()).pathname.split('/').pop();
+    const short = `${h.server.issuer}/interaction/${uid}/elsewhere`;
+    assert.deepEqual(hrefs, [
+      // MetaMask's documented form is the URL without its scheme, not encoded (metamask.github.io/metamask-deeplinks).
+      `https://metamask.app.link/dapp/${short.replace(/^https?:\/\//, '')}`,
+      `https://go.cb-w.com/dapp?cb_url=${encodeURIComponent(short)}`,
+      `https://rnbwapp.com/dapp?url=${encodeURIComponent(short)}`,
+      `https://link.trustwallet.com/open_url?coin_id=60&url=${encodeURIComponent(short)}`,
+    ]);
 
     const qr = page.getByRole('img', { name: text('mobile.qrAlt') });
     assert.ok(await qr.isVisible());
-    assert.equal(await qr.getAttribute('src'), await qrDataUrl(authorization), 'the QR code holds the same authorization request');
+    assert.equal(await qr.getAttribute('src'), await qrDataUrl(short), 'the QR code holds the same short link');
     assert.ok(await qr.evaluate((img) => (img as HTMLImageElement).naturalWidth > 0), 'the QR image renders under the CSP');
+
+    // The phone (another browser, with a wallet, without the desktop's cookies) opens it and signs in.
+    const account = Wallet.createRandom();
+    const phone = await h.open({ viewport: { width: 360, height: 780 }, wallets: [{ account }] });
+    await phone.page.goto(short);
+    await phone.page.getByRole('button', { name: text('login.browserWallet') }).click();
+    await phone.page.getByRole('button', { name: text('consent.allow') }).click();
+    const callback = await phone.callback();
+    assert.equal(callback.searchParams.get('state'), login.url.searchParams.get('state'), "the desktop request's state comes back");
+    // The phone's browser is not the RP session that holds the desktop's PKCE verifier; the code still redeems with it.
+    const tokens = await oidc.authorizationCodeGrant(h.rp.config, callback, login.checks);
+    assert.equal(tokens.claims()!.sub, account.address);
   });
 });

@@ -51,6 +51,8 @@ export interface LoginPage {
   context: BrowserContext;
   /** The RP's authorization request. */
   url: URL;
+  /** What the RP checks its callback against (PKCE verifier, state, nonce). */
+  checks: { pkceCodeVerifier: string; expectedState: string; expectedNonce: string };
   /** One control per injected wallet, in the order given. */
   wallets: WalletControl[];
   /** The login page's status line (role=status). */
@@ -84,7 +86,13 @@ export async function startHarness(opts: { env?: Record<string, string> } = {}):
   const clock: MovableClock = { now: () => new Date(Date.now() + offset), advance: (seconds) => void (offset += seconds * 1000) };
   const db: TestDatabase = await createPgliteDatabase();
   const server = await startTestServer(db, { env: opts.env ?? {}, clock: clock.now });
-  const rp = await createOpenidClient(server, { client_name: 'Browser RP', client_uri: 'https://rp.example', logo_uri: RP_LOGO_URI });
+  const rp = await createOpenidClient(server, {
+    client_name: 'Browser RP',
+    client_uri: 'https://rp.example',
+    logo_uri: RP_LOGO_URI,
+    policy_uri: 'https://rp.example/privacy',
+    tos_uri: 'https://rp.example/terms',
+  });
   const browser = await launchBrowser();
   let contexts: BrowserContext[] = [];
 
@@ -128,6 +136,7 @@ export async function startHarness(opts: { env?: Record<string, string> } = {}):
       page,
       context,
       url,
+      checks,
       wallets: controls,
       status: page.locator('#status'),
       goto: async () => void (await page.goto(url.href)),

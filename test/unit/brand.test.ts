@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { brandStylesheet, formActionSource } from '../../src/http/pages.ts';
-import { buttonText, contrastRatio } from '../../src/config/contrast.ts';
+import { buttonText, contrastRatio, SCHEMES } from '../../src/config/contrast.ts';
+import { ROOT } from '../helpers/process.ts';
 import { loadConfig } from '../../src/config/index.ts';
 
 describe('the brand stylesheet', () => {
@@ -12,19 +15,33 @@ describe('the brand stylesheet', () => {
     assert.equal(Math.round(contrastRatio('#767676', '#ffffff') * 100) / 100, 4.54);
   });
 
-  for (const [color, fg] of [
-    ['#0a7d32', '#ffffff'],
-    ['#000080', '#ffffff'],
-    ['#ffd400', '#0b0d12'],
-    ['#8ea2ff', '#0b0d12'],
+  // [colour, button text, border in the light scheme, border in the dark scheme]
+  for (const [color, fg, light, dark] of [
+    ['#0a7d32', '#ffffff', '#0a7d32', '#0a7d32'],
+    ['#000080', '#ffffff', '#000080', SCHEMES.dark.control], // navy vanishes into the dark card
+    ['#ffd400', '#0b0d12', SCHEMES.light.control, '#ffd400'], // yellow vanishes into the white card
+    ['#8ea2ff', '#0b0d12', SCHEMES.light.control, '#8ea2ff'],
   ] as const) {
-    it(`writes ${fg} on buttons coloured ${color}, in light and dark schemes`, () => {
+    it(`writes ${fg} on buttons coloured ${color}, edged ${light} in the light scheme and ${dark} in the dark`, () => {
       const css = brandStylesheet(color);
-      const rule = `:root { --accent: ${color}; --accent-fg: ${fg}; }`;
-      assert.equal(css, `${rule}\n@media (prefers-color-scheme: dark) { ${rule} }\n`);
+      const rule = (border: string) => `:root { --accent: ${color}; --accent-fg: ${fg}; --accent-border: ${border}; }`;
+      assert.equal(css, `${rule(light)}\n@media (prefers-color-scheme: dark) { ${rule(dark)} }\n`);
       assert.ok(contrastRatio(color, fg) >= 4.5, `${fg} on ${color} reads at 4.5:1 or better`);
+      assert.ok(contrastRatio(light, SCHEMES.light.card) >= 3 && contrastRatio(dark, SCHEMES.dark.card) >= 3, 'the edge shows at 3:1');
     });
   }
+
+  it("knows app.css's card and control colours, and those borders show at 3:1 in both schemes", () => {
+    const css = fs.readFileSync(path.join(ROOT, 'views/static/app.css'), 'utf8');
+    const [light, dark] = css.split('@media (prefers-color-scheme: dark)');
+    for (const [scheme, block] of [['light', light!], ['dark', dark!]] as const) {
+      const value = (name: string) => new RegExp(`--${name}: (#[0-9a-f]{6})`).exec(block)?.[1];
+      assert.equal(value('card'), SCHEMES[scheme].card, `${scheme} --card`);
+      assert.equal(value('control'), SCHEMES[scheme].control, `${scheme} --control`);
+      assert.ok(contrastRatio(SCHEMES[scheme].control, SCHEMES[scheme].card) >= 3, `${scheme} control border against the card`);
+      assert.ok(contrastRatio(SCHEMES[scheme].control, value('bg')!) >= 3, `${scheme} control border against the page`);
+    }
+  });
 
   it('refuses a BRAND_COLOR no button text reads on, naming the variable and the ratio', () => {
     // #d64541: 4.39:1 with white, 4.43:1 with near-black; both under 4.5.

@@ -30,8 +30,10 @@
       throw Object.assign(new Error(t('error.unreachable')), { code: 'unreachable' });
     }
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw Object.assign(new Error(data.error_description || `HTTP ${res.status}`), { code: data.error || 'server_error', server: true });
-    return data;
+    if (res.ok) return data;
+    // A proxy's 502/503/504 page is no answer from us: the same as not reaching the server.
+    if (!data.error && res.status >= 500) throw Object.assign(new Error(t('error.unreachable')), { code: 'unreachable' });
+    throw Object.assign(new Error(data.error_description || t('error.http', { status: String(res.status) })), { code: data.error || 'server_error', server: true });
   }
 
   const toHex = (text) => `0x${Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, '0')).join('')}`;
@@ -42,6 +44,7 @@
   let flow = 0; // increases on every new attempt, so a stale one stops quietly
   let busy = false; // an attempt is waiting on the wallet or the server
   let rendered = ''; // the wallets the list shows, so an unchanged list is not rebuilt (and focus kept)
+  let noWalletSaid = false; // the page said there is no wallet; a wallet announced later takes that back
 
   function renderWallets() {
     const list = [...announced.values()];
@@ -97,11 +100,16 @@
     if (!detail || !detail.info || !detail.provider || announced.has(detail.info.uuid)) return;
     announced.set(detail.info.uuid, detail);
     renderWallets();
+    if (noWalletSaid) {
+      noWalletSaid = false;
+      status('');
+    }
   });
   window.dispatchEvent(new Event('eip6963:requestProvider'));
   // Wallets announce at once; give late ones a moment before saying there is none.
   setTimeout(() => {
     if (!renderWallets()) {
+      noWalletSaid = true;
       status(t('error.noWallet'), true);
       $('manual').open = true;
       $('mobile').open = true;
@@ -122,6 +130,11 @@
         status(t('error.accountChanged', { address: accounts[0] }), true);
         offerRetry();
       });
+      // Switching to an accepted network in the wallet itself continues the sign-in.
+      provider.on('chainChanged', (chainId) => {
+        if (!chosen || chosen.provider !== provider || !wrongNetwork) return;
+        if (chains.some((c) => c.id === Number.parseInt(chainId, 16))) run();
+      });
     }
     // A second click on the wallet already asked would open a second request in it (MetaMask answers
     // that with -32002) or a second challenge to sign: the first request is still the one to answer.
@@ -132,6 +145,7 @@
   }
 
   const current = { address: undefined };
+  let wrongNetwork = false; // the attempt stopped because the wallet is on a network we do not accept
 
   function offerRetry() {
     $('retry').hidden = false;
@@ -153,6 +167,8 @@
     const wallet = info.name;
     $('retry').hidden = true;
     $('switch-network').hidden = true;
+    current.address = undefined; // this attempt's account, once the wallet names it
+    wrongNetwork = false;
     busy = true;
     let leaving = false;
     // A wallet that never answers (its window closed without a reply) must not leave the user stuck.
@@ -165,7 +181,9 @@
       current.address = address;
       if (!chains.some((c) => c.id === chainId)) {
         status(t('error.wrongNetwork', { chain: chainName(chainId) }), true);
-        offerSwitch(provider);
+        wrongNetwork = true;
+        offerSwitch(provider, wallet);
+        offerRetry();
         return;
       }
       const { message } = await post('challenge', { address, chainId });
@@ -187,34 +205,43 @@
         return;
       }
       status(explain(err, wallet), true);
-      offerRetry();
+      if (!FINAL.has(err.code)) offerRetry();
     } finally {
       if (attempt === flow && !leaving) busy = false;
     }
   }
 
+  /** Refusals no retry on this page can fix: the sign-in has to start again at the application. */
+  const FINAL = new Set(['interaction_not_found', 'wrong_prompt', 'too_many_challenges']);
+
   function explain(err, wallet) {
+    if (FINAL.has(err.code)) return t('error.final', { description: err.message });
     if (err.code === 4001) return t('error.rejected');
     if (err.code === -32002) return t('error.locked', { wallet });
     if (err.code === 'unreachable') return t('error.unreachable');
     if (err.code === 'expired') return t('error.expiredRetry');
     if (err.server) return t('error.server', { description: err.message });
-    return (err && err.message) || String(err);
+    return t('error.wallet', { wallet: wallet || t('login.browserWallet'), description: (err && err.message) || String(err) });
   }
 
-  function offerSwitch(provider) {
+  function offerSwitch(provider, wallet) {
     const target = chains[0];
     const button = $('switch-network');
     button.textContent = t('login.switchNetwork', { chain: target.name });
     button.hidden = false;
     button.onclick = async () => {
+      const attempt = flow;
       button.hidden = true;
       keepFocus();
       try {
         await provider.request({ method: 'wallet_switchEthereumChain', params: [{ chainId: `0x${target.id.toString(16)}` }] });
-        run();
+        // The wallet's chainChanged may have continued already, or another wallet been chosen since.
+        if (attempt === flow && wrongNetwork) run();
       } catch (err) {
-        status(err.code === 4001 ? t('error.rejected') : t('error.switchFailed'), true);
+        if (attempt !== flow) return;
+        // 4902: the wallet does not know the network; it has to be added there first.
+        const why = err.code === 4001 ? 'error.rejected' : err.code === 4902 ? 'error.unknownNetwork' : 'error.switchFailed';
+        status(t(why, { chain: target.name, wallet }), true);
         button.hidden = false;
         offerRetry();
       }
@@ -229,6 +256,8 @@
 
   // --- signing elsewhere: copy the message, paste the signature ---
   const manualStatus = (text, isError) => say($('manual-status'), text, isError);
+  // The server refuses these before it takes the challenge (the request's shape), so it stays valid.
+  const KEEPS_CHALLENGE = new Set(['invalid_request', 'unsupported_media_type', 'payload_too_large']);
   let manualMessage;
 
   $('manual-form').addEventListener('submit', async (event) => {
@@ -262,26 +291,39 @@
     manualStatus(t('manual.copied'));
   });
 
+  /** What was pasted, as the 0x-prefixed hex the server takes (tools differ on the prefix and line breaks). */
+  function pastedSignature() {
+    const hex = $('manual-signature').value.replace(/\s+/g, '').replace(/^0x/i, '');
+    return /^([0-9a-fA-F]{2}){65,}$/.test(hex) ? `0x${hex}` : undefined;
+  }
+
   $('manual-submit').addEventListener('click', async () => {
     const submit = $('manual-submit');
     if (submit.disabled || !manualMessage) return;
+    const signature = pastedSignature();
+    if (!signature) {
+      manualStatus(t('manual.badSignature'), true); // not sent: the message stays usable
+      $('manual-signature').focus();
+      return;
+    }
     submit.disabled = true;
     try {
       manualStatus(t('status.checking'));
-      const { redirectTo } = await post('verify', { message: manualMessage, signature: $('manual-signature').value.trim() });
+      const { redirectTo } = await post('verify', { message: manualMessage, signature });
       manualStatus(t('status.done'));
       window.location.assign(redirectTo);
       return; // stays disabled while the browser leaves
     } catch (err) {
-      if (err.server) {
-        // The server burns a challenge on any refusal: that message can never be signed in with again.
+      if (err.server && !KEEPS_CHALLENGE.has(err.code)) {
+        // A refusal after the server took the challenge burns it: that message can never be signed in with again.
         manualMessage = undefined;
         $('manual-sign').hidden = true;
         $('manual-signature').value = '';
-        manualStatus(`${explain(err)} ${t('manual.getNew')}`, true);
+        manualStatus(FINAL.has(err.code) ? explain(err) : `${explain(err)} ${t('manual.getNew')}`, true);
         $('manual-address').focus();
       } else {
-        manualStatus(explain(err), true); // not sent or not answered: the same message may be sent again
+        // Refused before the challenge was taken, not sent, or not answered: the same message may be sent again.
+        manualStatus(explain(err), true);
       }
     }
     submit.disabled = false;

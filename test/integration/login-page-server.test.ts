@@ -1,0 +1,130 @@
+// The login page's server side: the short link that carries a sign-in to a phone (deep links and QR
+// code), what the page shows of the client, and consent whose earlier grant has gone meanwhile.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Wallet } from 'ethers';
+import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+import { createAgent, followToClient, signIn, startLogin, type Agent } from '../helpers/login.ts';
+import { qrDataUrl } from '../../src/http/deep-links.ts';
+import type { StoredClient } from '../../src/db/clients.ts';
+
+const PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+
+describeEachDatabase("the login page's server side", (backend) => {
+  let db: TestDatabase;
+  let server: TestServer;
+  let client: StoredClient;
+  before(async () => {
+    db = await backend.create();
+    server = await startTestServer(db);
+    client = await server.addClient({
+      client_uri: 'https://rp.example.com',
+      policy_uri: 'https://rp.example.com/privacy',
+      tos_uri: 'https://rp.example.com/terms',
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await db?.drop();
+  });
+
+  const authorizationUrl = (c: StoredClient, extra: Record<string, string> = {}) => {
+    const url = new URL('/auth', server.issuer);
+    const params = { client_id: c.client_id, redirect_uri: REDIRECT_URI, response_type: 'code', scope: 'openid profile', state: 'st', ...PKCE, ...extra };
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    return url;
+  };
+
+  async function loginPage(agent: Agent, uid: string): Promise<string> {
+    const res = await agent.fetch(new URL(`/interaction/${uid}`, server.issuer));
+    assert.equal(res.status, 200);
+    return res.text();
+  }
+
+  describe('the short link to this sign-in (/interaction/:uid/elsewhere)', () => {
+    it('is what the wallet deep links and the QR code hold, not the request itself', async () => {
+      const agent = createAgent(server.issuer);
+      const uid = await startLogin(agent, authorizationUrl(client));
+      const html = await loginPage(agent, uid);
+      const short = `${server.issuer}/interaction/${uid}/elsewhere`;
+      assert.ok(html.includes(`https://go.cb-w.com/dapp?cb_url=${encodeURIComponent(short)}`));
+      assert.ok(html.includes(`https://metamask.app.link/dapp/${short.replace(/^http:\/\//, '')}`));
+      assert.ok(html.includes(await qrDataUrl(short)), 'the QR code encodes the short link');
+      assert.ok(!html.includes('code_challenge='), "the RP's request appears nowhere on the page");
+    });
+
+    it('renders the login page for a request with a 4 kB state (a QR code of the request would not fit)', async () => {
+      const agent = createAgent(server.issuer);
+      const uid = await startLogin(agent, authorizationUrl(client, { state: 's'.repeat(4096) }));
+      assert.match(await loginPage(agent, uid), /\/elsewhere/);
+    });
+
+    it("starts the RP's request afresh on another device, which signs in and reaches the RP with the original state", async () => {
+      const desktop = createAgent(server.issuer);
+      const uid = await startLogin(desktop, authorizationUrl(client, { login_hint: 'someone' }));
+      const phone = createAgent(server.issuer); // no cookie of the desktop's
+      const res = await phone.fetch(new URL(`/interaction/${uid}/elsewhere`, server.issuer), { redirect: 'manual' });
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      const target = new URL(res.headers.get('location')!);
+      assert.equal(`${target.origin}${target.pathname}`, `${server.issuer}/auth`);
+      const sorted = (u: URL) => [...u.searchParams].sort(([a], [b]) => a.localeCompare(b));
+      assert.deepEqual(sorted(target), sorted(authorizationUrl(client, { login_hint: 'someone' })));
+
+      const phoneUid = await startLogin(phone, target);
+      assert.notEqual(phoneUid, uid, 'a new interaction on the phone');
+      const wallet = Wallet.createRandom();
+      const callback = await followToClient(phone, await signIn(phone, phoneUid, wallet));
+      assert.equal(callback.origin + callback.pathname, REDIRECT_URI);
+      assert.equal(callback.searchParams.get('state'), 'st');
+      assert.ok(callback.searchParams.get('code'));
+    });
+
+    it("sends the other device to the client's initiate_login_uri when it registered one (third-party-initiated login)", async () => {
+      const rp = await server.addClient({ initiate_login_uri: 'https://rp.example.com/login?from=wallet-oidc' });
+      const uid = await startLogin(createAgent(server.issuer), authorizationUrl(rp));
+      const res = await fetch(new URL(`/interaction/${uid}/elsewhere`, server.issuer), { redirect: 'manual' });
+      assert.equal(res.status, 302);
+      const target = new URL(res.headers.get('location')!);
+      assert.equal(target.href, `https://rp.example.com/login?from=wallet-oidc&iss=${encodeURIComponent(server.issuer)}`);
+    });
+
+    it('explains a sign-in that has ended or never existed, as a page and as JSON', async () => {
+      const page = await fetch(new URL('/interaction/no-such-interaction/elsewhere', server.issuer), { redirect: 'manual' });
+      assert.equal(page.status, 400);
+      assert.match(page.headers.get('content-type')!, /text\/html/);
+      assert.match(await page.text(), /interaction_not_found/);
+      const json = await fetch(new URL('/interaction/no-such-interaction/elsewhere', server.issuer), { headers: { accept: 'application/json' }, redirect: 'manual' });
+      assert.equal(json.status, 400);
+      assert.equal(((await json.json()) as { error: string }).error, 'interaction_not_found');
+    });
+  });
+
+  it("links the client's privacy policy and terms of service on the login page (OpenID Connect Registration)", async () => {
+    const agent = createAgent(server.issuer);
+    const html = await loginPage(agent, await startLogin(agent, authorizationUrl(client)));
+    assert.match(html, /<a href="https:\/\/rp\.example\.com\/privacy"[^>]*>Privacy policy<\/a>/);
+    assert.match(html, /<a href="https:\/\/rp\.example\.com\/terms"[^>]*>Terms of service<\/a>/);
+    const bare = await server.addClient();
+    const other = createAgent(server.issuer);
+    assert.doesNotMatch(await loginPage(other, await startLogin(other, authorizationUrl(bare))), />(Privacy policy|Terms of service)<\/a>/);
+  });
+
+  it('asks for consent again, and grants it, when the grant it would extend has expired meanwhile', async () => {
+    const agent = createAgent(server.issuer);
+    const wallet = Wallet.createRandom();
+    await followToClient(agent, await signIn(agent, await startLogin(agent, authorizationUrl(client)), wallet));
+    // Signed in, with a grant; the RP asks for consent again, and the grant goes before the user answers.
+    const again = await agent.fetch(authorizationUrl(client, { prompt: 'consent' }), { redirect: 'manual' });
+    const uid = again.headers.get('location')!.split('/').pop()!;
+    const interaction = (await server.provider.Interaction.find(uid))!;
+    assert.ok(interaction.grantId, 'the consent prompt extends an existing grant');
+    await (await server.provider.Grant.find(interaction.grantId))!.destroy();
+
+    const res = await agent.fetch(new URL(`/interaction/${uid}/confirm`, server.issuer), { method: 'POST', redirect: 'manual' });
+    assert.equal(res.status, 303);
+    const callback = await followToClient(agent, res.headers.get('location')!, { consent: false });
+    assert.ok(callback.searchParams.get('code'), `reached the RP with a code: ${callback.href}`);
+  });
+});
