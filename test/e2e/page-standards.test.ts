@@ -10,7 +10,8 @@ import type { Page } from 'playwright-core';
 import { REDIRECT_URI } from '../helpers/server.ts';
 import { PHONE, RP_LOGO_URI, skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
 
-const BRAND = { PRODUCT_NAME: 'Acme ID', BRAND_COLOR: '#0a7d32' };
+const BRAND_LOGO = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><circle cx="14" cy="14" r="14" fill="#0a7d32"/></svg>')}`;
+const BRAND = { PRODUCT_NAME: 'Acme ID', BRAND_COLOR: '#0a7d32', BRAND_LOGO_URL: BRAND_LOGO };
 
 /** A CSP header as directive → sources. */
 function parseCsp(header: string | undefined): Map<string, string[]> {
@@ -64,10 +65,13 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     await login.page.getByRole('heading', { name: text('logoutSuccess.title') }).waitFor();
 
     assert.equal(policies.length, 4, 'login, consent, sign-out, signed out');
-    for (const header of await Promise.all(policies)) {
+    // Forms post to us only; consent's answer redirects on to the RP, so its origin may be a form's destination there alone.
+    const formAction = [["'self'"], ["'self'", new URL(REDIRECT_URI).origin], ["'self'"], ["'self'"]];
+    for (const [i, header] of (await Promise.all(policies)).entries()) {
       const csp = parseCsp(header);
       assert.deepEqual(csp.get('script-src'), ["'self'"]);
       assert.deepEqual(csp.get('frame-ancestors'), ["'none'"]);
+      assert.deepEqual(csp.get('form-action'), formAction[i], `form-action of page ${i + 1}`);
       assert.ok(!/unsafe-inline|unsafe-eval/.test(header!), header);
     }
     assert.deepEqual(violations, []);
@@ -87,6 +91,10 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     }
     const login = await h.open({ wallets: [{ account: Wallet.createRandom() }] });
     const violations = await watchCsp(login.page);
+    const pagePolicies: Promise<string | undefined>[] = []; // login page, then consent page
+    login.page.on('response', (res) => {
+      if (res.request().resourceType() === 'document' && /\/interaction\/[^/]+$/.test(res.url())) pagePolicies.push(res.allHeaders().then((hd) => hd['content-security-policy']));
+    });
     // Chromium hands the last redirect (to com.example.app:) to the operating system: the request ends as aborted.
     const handedOff = login.page.waitForEvent('requestfailed', { predicate: (req) => new URL(req.url()).pathname.startsWith('/auth/') });
     await login.page.goto(url.href);
@@ -95,6 +103,8 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     await handedOff;
     await login.page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100))); // let a violation report arrive
     assert.deepEqual(violations, []);
+    assert.equal(pagePolicies.length, 2);
+    assert.deepEqual(parseCsp(await pagePolicies[1]).get('form-action'), ["'self'", 'com.example.app:']);
   });
 
   it("refuses to be shown inside another site's frame", async () => {
@@ -135,13 +145,36 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
       focused.push(await login.page.evaluate(() => document.activeElement?.textContent?.trim() ?? ''));
     }
     assert.ok(await walletButton.evaluate((el) => el === document.activeElement), `Tab reached: ${focused.join(' → ')}`);
+    // Focus shows: the ring is the page's own 3 px outline.
+    const ring = (el: Element) => {
+      const style = getComputedStyle(el);
+      return `${style.outlineStyle} ${style.outlineWidth}`;
+    };
+    assert.equal(await walletButton.evaluate(ring), 'solid 3px');
     await login.page.keyboard.press('Enter');
-    await login.page.getByRole('button', { name: text('consent.allow') }).waitFor();
+    const allow = login.page.getByRole('button', { name: text('consent.allow') });
+    await allow.waitFor();
     assert.equal(login.wallets[0]!.signatureRequests, 1);
-    // Allow has autofocus: Enter gives consent.
-    await login.page.waitForFunction((name) => document.activeElement?.textContent?.trim() === name, text('consent.allow'));
+    // Nothing on the consent page takes focus by itself: an Enter still held from the login page grants nothing unread.
+    await login.page.keyboard.press('Enter');
+    assert.equal(await login.page.evaluate(() => document.activeElement === document.body), true);
+    assert.ok(await allow.isVisible(), 'still asking');
+    for (let i = 0; i < 10 && !(await allow.evaluate((el) => el === document.activeElement)); i++) await login.page.keyboard.press('Tab');
+    assert.equal(await allow.evaluate(ring), 'solid 3px');
     await login.page.keyboard.press('Enter');
     assert.equal((await login.redeem()).sub, account.address);
+  });
+
+  it('lists on the consent page what the application will receive, and for which account', async () => {
+    const account = Wallet.createRandom();
+    const login = await h.open({ wallets: [{ account }] });
+    await login.goto();
+    await login.page.getByRole('button', { name: text('login.browserWallet') }).click();
+    await login.page.getByRole('button', { name: text('consent.allow') }).waitFor();
+    const page = login.page;
+    assert.equal(await page.locator('main p').first().textContent(), text('consent.intro', { client: 'Browser RP' }));
+    assert.deepEqual(await page.locator('ul.scopes li').allTextContents(), [text('consent.scope.openid'), text('consent.scope.profile')]);
+    assert.equal(await page.locator('main code').textContent(), account.address);
   });
 
   it('labels every field of the page, so each can be found by its label', async () => {
@@ -212,12 +245,15 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     },
   );
 
-  it("shows the operator's product name and colour", async () => {
+  it("shows the operator's product name, logo and colour", async () => {
     const login = await h.open({ wallets: [{ account: Wallet.createRandom() }] });
     await login.goto();
     const { page } = login;
     assert.equal(await page.title(), `${text('login.title')} · Acme ID`);
     assert.equal((await page.locator('header.brand').textContent())?.trim(), 'Acme ID');
+    const logo = page.locator('header.brand img');
+    assert.equal(await logo.getAttribute('src'), BRAND_LOGO);
+    assert.ok(await logo.evaluate((img) => (img as HTMLImageElement).naturalWidth > 0), 'the logo renders under the CSP');
 
     const css = await (await page.request.get(`${h.server.issuer}/static/brand.css`)).text();
     assert.match(css, /--accent:\s*#0a7d32\s*[;}]/);

@@ -19,10 +19,15 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
     const login = await h.open({ wallets: [first, second] });
     await login.goto();
 
-    // Who is asking: the client's name, home page and logo from its registered metadata.
+    // Who is asking: the client's name, home page, logo, privacy policy and terms from its registered metadata.
     const client = login.page.locator('.client');
     assert.equal(await client.locator('.client-name').textContent(), 'Browser RP');
-    assert.equal(await client.getByRole('link').getAttribute('href'), 'https://rp.example');
+    const links = await client.getByRole('link').evaluateAll((as) => as.map((a) => [a.textContent, (a as HTMLAnchorElement).href]));
+    assert.deepEqual(links, [
+      ['https://rp.example', 'https://rp.example/'],
+      [text('client.policy'), 'https://rp.example/privacy'],
+      [text('client.tos'), 'https://rp.example/terms'],
+    ]);
     const logo = client.locator('img.logo');
     assert.equal(await logo.getAttribute('src'), RP_LOGO_URI);
     await login.page.waitForFunction(() => (document.querySelector('img.logo') as HTMLImageElement | null)?.naturalWidth === 48);
@@ -69,6 +74,18 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
     await login.page.getByRole('button', { name: text('login.browserWallet') }).click();
     const claims = await login.allow();
     assert.equal(claims.sub, account.address);
+  });
+
+  it('lists a wallet that announces itself late and takes back "no wallet was found"', async () => {
+    const account = Wallet.createRandom();
+    const login = await h.open({ wallets: [{ account, info: walletInfo('Slow Wallet'), late: true }] });
+    await login.goto();
+    await waitForText(login.status, text('error.noWallet'));
+    await login.wallets[0]!.announce();
+    await login.page.getByRole('button', { name: 'Slow Wallet' }).waitFor();
+    await waitForText(login.status, '');
+    await login.page.getByRole('button', { name: 'Slow Wallet' }).click();
+    assert.equal((await login.allow()).sub, account.address);
   });
 
   it('shows the exact message being signed while the wallet asks for the signature', async () => {

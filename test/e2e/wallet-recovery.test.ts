@@ -60,6 +60,94 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     assert.deepEqual(wallet.events, [['chainChanged', '0x1']]);
   });
 
+  it('continues by itself when the user switches to an accepted network in the wallet instead', async () => {
+    const account = Wallet.createRandom();
+    const { login, wallet, tryAgain } = await startWith({ account, chainId: 999999 });
+    await waitForText(login.status, text('error.wrongNetwork', { chain: text('login.unknownChain', { id: '999999' }) }));
+    assert.ok(await tryAgain.isVisible(), '"Try again" is offered next to the switch button');
+    await wallet.switchChain(8453);
+    const claims = await login.allow();
+    assert.equal(claims.sub, account.address);
+    assert.equal(wallet.calls.filter((c) => c.method === 'wallet_switchEthereumChain').length, 0, 'the page did not ask to switch');
+    const signed = wallet.calls.find((c) => c.method === 'personal_sign')!;
+    assert.match(Buffer.from(String(signed.params[0]).slice(2), 'hex').toString(), /\nChain ID: 8453\n/);
+  });
+
+  it('explains a network the wallet does not know yet (4902), and continues once it is added and chosen in the wallet', async () => {
+    const account = Wallet.createRandom();
+    const { login, wallet, tryAgain } = await startWith({ account, chainId: 999999 }, (l) => l.wallets[0]!.refuseNextSwitch(4902));
+    await login.page.getByRole('button', { name: text('login.switchNetwork', { chain: 'Ethereum' }) }).click();
+    await waitForText(login.status, text('error.unknownNetwork', { wallet: WALLET, chain: 'Ethereum' }));
+    assert.equal(wallet.chainId, 999999);
+    await wallet.switchChain(1); // added and switched in the wallet: the page continues on its own
+    assert.equal((await login.allow()).sub, account.address);
+    assert.ok(await tryAgain.isHidden());
+  });
+
+  it('does not mistake the next wallet announcing its account for an account change', async () => {
+    const first = Wallet.createRandom();
+    const second = Wallet.createRandom();
+    const login = await h.open({
+      wallets: [
+        { account: first, info: walletInfo('Alpha Wallet') },
+        { account: second, info: walletInfo('Beta Wallet'), emitsAccountsOnConnect: true },
+      ],
+    });
+    login.wallets[0]!.rejectNextSignature();
+    await login.goto();
+    await login.page.getByRole('button', { name: 'Alpha Wallet' }).click();
+    await waitForText(login.status, text('error.rejected'));
+    // Beta announces its own account as it connects (as MetaMask does): that is not Alpha's account changing.
+    await login.page.getByRole('button', { name: 'Beta Wallet' }).click();
+    assert.equal((await login.allow()).sub, second.address);
+    assert.deepEqual(login.wallets[1]!.events, [['accountsChanged', [second.address.toLowerCase()]]]);
+  });
+
+  it('offers no "Try again" for a sign-in that cannot continue, and says to start again at the application', async () => {
+    const { login } = await startWith({ account: Wallet.createRandom() }, (l) => l.wallets[0]!.rejectNextSignature());
+    await waitForText(login.status, text('error.rejected'));
+    // Every challenge this interaction may have is used up (as by a script hammering it).
+    const uid = new URL(login.page.url()).pathname.split('/').pop();
+    for (let i = 0; i < 25; i++) {
+      const res = await login.page.request.post(`${h.server.issuer}/interaction/${uid}/challenge`, { data: { address: Wallet.createRandom().address, chainId: 1 } });
+      if (res.status() === 429) break;
+    }
+    await login.page.getByRole('button', { name: text('login.retry') }).click();
+    await login.status.filter({ hasText: text('error.final', { description: '' }).split('(')[0]!.trim() }).waitFor();
+    assert.match((await login.status.textContent())!, /too many challenges/);
+    assert.ok(await login.page.getByRole('button', { name: text('login.retry') }).isHidden());
+    assert.ok(await login.page.getByRole('link', { name: text('login.cancel') }).isVisible(), 'the way back to the application stays');
+  });
+
+  it("reads a proxy's error page (502) as the service being unreachable, and signs in on \"Try again\"", async () => {
+    const account = Wallet.createRandom();
+    const blocked = `${h.server.issuer}/interaction/*/challenge`;
+    const { login, tryAgain } = await startWith({ account }, (l) =>
+      l.page.route(blocked, (route) => route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body>502 Bad Gateway</body></html>' })),
+    );
+    await waitForText(login.status, text('error.unreachable'));
+    await login.page.unroute(blocked);
+    await tryAgain.click();
+    assert.equal((await login.allow()).sub, account.address);
+  });
+
+  it('offers "Try again" after 30 s when the wallet never answers (its window closed without a reply)', async () => {
+    const account = Wallet.createRandom();
+    const { login, wallet, tryAgain } = await startWith({ account }, async (l) => {
+      await l.page.clock.install();
+      l.wallets[0]!.onSignatureRequest((_message, request) => (request === 1 ? new Promise<void>(() => {}) : undefined));
+    });
+    await login.page.locator('#details').waitFor();
+    await waitForText(login.status, text('status.sign', { wallet: WALLET }));
+    await login.page.clock.runFor(29_000);
+    assert.ok(await tryAgain.isHidden(), 'not before 30 s');
+    await login.page.clock.runFor(1_500);
+    await tryAgain.waitFor();
+    await tryAgain.click();
+    assert.equal((await login.allow()).sub, account.address);
+    assert.equal(wallet.signatureRequests, 2);
+  });
+
   /** A wallet whose first signature comes back after the challenge expired on the server's clock. */
   async function expireFirstChallenge() {
     const account = Wallet.createRandom();

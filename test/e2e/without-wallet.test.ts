@@ -83,6 +83,29 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
     assert.equal((await login.allow()).sub, account.address);
   });
 
+  it('keeps the message when what was pasted is not a signature, and takes one without 0x or with line breaks', async () => {
+    const account = Wallet.createRandom();
+    const login = await openWithoutWallet();
+    const { page } = login;
+    await page.getByLabel(text('manual.address')).fill(account.address);
+    await page.getByRole('button', { name: text('manual.getMessage') }).click();
+    await page.locator('#manual-sign').waitFor();
+    const message = await page.getByLabel(text('manual.message')).inputValue();
+    const submit = page.getByRole('button', { name: text('manual.submit') });
+
+    await page.getByLabel(text('manual.signature')).fill('Signature: not hex');
+    await submit.click();
+    await waitForText(page.locator('#manual-status'), text('manual.badSignature'));
+    assert.equal(await page.locator('#manual-sign').isVisible(), true, 'the message is still there to sign');
+    assert.equal(await page.getByLabel(text('manual.message')).inputValue(), message);
+
+    // As some tools print it: no 0x prefix, folded over lines.
+    const hex = (await account.signMessage(message)).slice(2);
+    await page.getByLabel(text('manual.signature')).fill(`${hex.slice(0, 64)}\n${hex.slice(64)}\n`);
+    await submit.click();
+    assert.equal((await login.allow()).sub, account.address);
+  });
+
   it('takes away an earlier message when getting a new one fails, so nothing stale is signed', async () => {
     const { page } = await openWithoutWallet();
     await page.getByLabel(text('manual.address')).fill(Wallet.createRandom().address);

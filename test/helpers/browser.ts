@@ -59,6 +59,10 @@ export interface InjectedWallet {
   info?: Eip6963Info;
   /** The chain the wallet starts on (EIP-155 id); 1 unless told. */
   chainId?: number;
+  /** Emits accountsChanged when a page connects, as MetaMask does for a newly connected site. */
+  emitsAccountsOnConnect?: boolean;
+  /** Announces itself only when the test calls announce() (an extension that loads late). */
+  late?: boolean;
 }
 
 export interface WalletCall {
@@ -86,6 +90,12 @@ export interface WalletControl {
   onSignatureRequest(hook: SignatureHook | undefined): void;
   /** Makes `next` the wallet's account and emits accountsChanged to the page's listeners (EIP-1193 §"Events"). */
   switchAccount(next: TestWallet): Promise<void>;
+  /** The user switches networks in the wallet itself: chainChanged to the page's listeners. */
+  switchChain(chainId: number): Promise<void>;
+  /** The next wallet_switchEthereumChain fails with this EIP-1193 code (4001 refused, 4902 unknown network). */
+  refuseNextSwitch(code: number): void;
+  /** Announces a `late` wallet (EIP-6963) now. */
+  announce(): Promise<void>;
 }
 
 type Answer = { result?: unknown; error?: { code: number; message: string }; emit?: [string, unknown][] };
@@ -107,6 +117,8 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
     signatureRequests: 0,
     rejectNext: false,
     lockedNext: false,
+    refuseSwitch: undefined as number | undefined,
+    emitsAccountsOnConnect: w.emitsAccountsOnConnect ?? false,
     hook: undefined as SignatureHook | undefined,
     calls: [] as WalletCall[],
     events: [] as [string, unknown][],
@@ -127,6 +139,11 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
           w.lockedNext = false;
           return refuse(-32002, 'Already processing eth_requestAccounts. Please wait.');
         }
+        if (w.emitsAccountsOnConnect) {
+          const accounts = [w.account.address.toLowerCase()];
+          w.events.push(['accountsChanged', accounts]);
+          return { result: accounts, emit: [['accountsChanged', accounts]] };
+        }
         return { result: [w.account.address.toLowerCase()] };
       case 'eth_accounts':
         return { result: [w.account.address.toLowerCase()] };
@@ -136,6 +153,11 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
         // EIP-3326: resolves null once switched; the wallet announces the change with chainChanged.
         const target = Number.parseInt(String((params[0] as { chainId?: string } | undefined)?.chainId), 16);
         if (!Number.isSafeInteger(target)) return refuse(-32602, 'invalid chainId');
+        if (w.refuseSwitch !== undefined) {
+          const code = w.refuseSwitch;
+          w.refuseSwitch = undefined;
+          return refuse(code, code === 4902 ? `Unrecognized chain ID ${hexChain(target)}` : 'User rejected the request.');
+        }
         const changed = target !== w.chainId;
         w.chainId = target;
         const events: [string, unknown][] = changed ? [['chainChanged', hexChain(target)]] : [];
@@ -164,7 +186,7 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
   // tsx (esbuild, keepNames) wraps named functions in __name(); functions sent to the page need it too.
   await page.addInitScript({ content: 'globalThis.__name ??= (fn) => fn;' });
   await page.addInitScript(
-    (specs: { info: Eip6963Info | null }[]) => {
+    (specs: { info: Eip6963Info | null; late: boolean }[]) => {
       type Listener = (value: unknown) => void;
       const w = window as unknown as Record<string, unknown> & {
         __testWalletRequest(i: number, method: string, params: unknown[]): Promise<Answer>;
@@ -188,7 +210,7 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
           return this;
         },
       }));
-      w.__testWallets = { emit };
+      const announcers: (() => void)[] = [];
       specs.forEach((spec, i) => {
         const provider = providers[i]!;
         if (!spec.info) {
@@ -197,11 +219,15 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
         }
         const detail = Object.freeze({ info: Object.freeze({ ...spec.info }), provider });
         const announce = () => window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail }));
-        window.addEventListener('eip6963:requestProvider', announce);
-        announce();
+        announcers[i] = () => {
+          window.addEventListener('eip6963:requestProvider', announce);
+          announce();
+        };
+        if (!spec.late) announcers[i]();
       });
+      w.__testWallets = { emit, announce: (i: number) => announcers[i]?.() };
     },
-    wallets.map((w) => ({ info: w.info ?? null })),
+    wallets.map((w) => ({ info: w.info ?? null, late: w.late ?? false })),
   );
 
   return state.map((w, index) => ({
@@ -229,5 +255,13 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
       w.events.push(['accountsChanged', accounts]);
       await emit(index, 'accountsChanged', accounts);
     },
+    async switchChain(chainId) {
+      w.chainId = chainId;
+      w.events.push(['chainChanged', hexChain(chainId)]);
+      await emit(index, 'chainChanged', hexChain(chainId));
+    },
+    refuseNextSwitch: (code) => void (w.refuseSwitch = code),
+    announce: () =>
+      page.evaluate((i) => (window as unknown as { __testWallets: { announce(i: number): void } }).__testWallets.announce(i), index),
   }));
 }
