@@ -49,7 +49,9 @@ function needsSecret(provider: Provider, metadata: ClientMetadata): boolean {
 
 export async function registerClient(provider: Provider, store: ClientStore, input: Omit<ClientMetadata, 'client_id'>): Promise<StoredClient> {
   checkManaged(input);
-  const metadata: ClientMetadata = { ...input, client_id: randomBytes(16).toString('base64url') };
+  // Hex, not base64url: an id starting with "-" would read as an option to the CLI (`clients remove <id>`)
+  // and to other tools, and a double-click selects a hex id whole.
+  const metadata: ClientMetadata = { ...input, client_id: randomBytes(16).toString('hex') };
   // 256-bit secrets: long enough to serve as an HS256 key for client_secret_jwt.
   if (needsSecret(provider, metadata)) metadata.client_secret = newSecret();
   await validate(provider, metadata);

@@ -65,6 +65,8 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     const { login, wallet, tryAgain } = await startWith({ account, chainId: 999999 });
     await waitForText(login.status, text('error.wrongNetwork', { chain: text('login.unknownChain', { id: '999999' }) }));
     assert.ok(await tryAgain.isVisible(), '"Try again" is offered next to the switch button');
+    await wallet.switchChain(999998); // another network this service refuses: the page names it
+    await waitForText(login.status, text('error.wrongNetwork', { chain: text('login.unknownChain', { id: '999998' }) }));
     await wallet.switchChain(8453);
     const claims = await login.allow();
     assert.equal(claims.sub, account.address);

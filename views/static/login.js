@@ -133,7 +133,9 @@
       // Switching to an accepted network in the wallet itself continues the sign-in.
       provider.on('chainChanged', (chainId) => {
         if (!chosen || chosen.provider !== provider || !wrongNetwork) return;
-        if (chains.some((c) => c.id === Number.parseInt(chainId, 16))) run();
+        const id = Number.parseInt(chainId, 16);
+        if (chains.some((c) => c.id === id)) run();
+        else status(t('error.wrongNetwork', { chain: chainName(id) }), true); // still not one we accept: say which it is now
       });
     }
     // A second click on the wallet already asked would open a second request in it (MetaMask answers
