@@ -39,9 +39,14 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
     // The icons are data: URLs the CSP allows, so they actually render.
     assert.ok(await buttons.locator('img').first().evaluate((img) => (img as HTMLImageElement).naturalWidth > 0));
 
+    // The signature is held while the choice is checked: once it is given the page moves on to consent.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    login.wallets[1]!.onSignatureRequest(() => held);
     await login.page.getByRole('button', { name: 'Beta Wallet' }).click();
     await login.page.getByRole('button', { name: 'Beta Wallet', pressed: true }).waitFor();
     assert.equal(await login.page.getByRole('button', { name: 'Alpha Wallet' }).getAttribute('aria-pressed'), 'false');
+    release();
     const claims = await login.allow();
     assert.equal(claims.sub, second.account.address);
     assert.equal(login.wallets[0]!.calls.length, 0, 'the wallet not chosen is never asked anything');

@@ -27,11 +27,18 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
 
   it('explains a rejected signature and signs in on "Try again"', async () => {
     const account = Wallet.createRandom();
-    const { login, wallet, tryAgain } = await startWith({ account }, (l) => l.wallets[0]!.rejectNextSignature());
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const { login, wallet, tryAgain } = await startWith({ account }, (l) => {
+      l.wallets[0]!.rejectNextSignature();
+      // The second request is held while focus is checked: once it is signed the page moves on to consent.
+      l.wallets[0]!.onSignatureRequest((_message, request) => (request === 2 ? held : undefined));
+    });
     await waitForText(login.status, text('error.rejected'));
     await tryAgain.click();
     // "Try again" hides itself; keyboard focus moves to the chosen wallet, not to the top of the page.
     assert.equal(await login.page.evaluate(() => document.activeElement?.textContent), WALLET);
+    release();
     assert.equal((await login.allow()).sub, account.address);
     assert.equal(wallet.signatureRequests, 2);
   });
