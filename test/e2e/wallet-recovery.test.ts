@@ -145,7 +145,9 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
   it('offers "Try again" after 30 s when the wallet never answers (its window closed without a reply)', async () => {
     const account = Wallet.createRandom();
     const { login, wallet, tryAgain } = await startWith({ account }, async (l) => {
+      // Paused: only runFor moves the page's time, however long the machine takes to get to the signature request.
       await l.page.clock.install();
+      await l.page.clock.pauseAt(Date.now() + 1_000);
       l.wallets[0]!.onSignatureRequest((_message, request) => (request === 1 ? new Promise<void>(() => {}) : undefined));
     });
     await login.page.locator('#details').waitFor();
