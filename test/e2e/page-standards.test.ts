@@ -205,9 +205,7 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
   async function openOnPhoneWithHeldSignature() {
     const account = Wallet.createRandom();
     const login: LoginPage = await h.open({ viewport: PHONE, wallets: [{ account }] });
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    login.wallets[0]!.onSignatureRequest(() => held);
+    const { release } = login.wallets[0]!.holdSignature();
     await login.goto();
     const walletButton = login.page.getByRole('button', { name: text('login.browserWallet') });
     await walletButton.waitFor();

@@ -24,9 +24,7 @@ describe('screenshots of the login pages', { skip: skipWithoutBrowser }, () => {
           { account, info: walletInfo('Beta Wallet', '#4f8ad8') },
         ],
       });
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      login.wallets[1]!.onSignatureRequest(() => held);
+      const { release } = login.wallets[1]!.holdSignature();
       const { page } = login;
 
       await login.goto();

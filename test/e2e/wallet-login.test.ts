@@ -40,9 +40,7 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
     assert.ok(await buttons.locator('img').first().evaluate((img) => (img as HTMLImageElement).naturalWidth > 0));
 
     // The signature is held while the choice is checked: once it is given the page moves on to consent.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    login.wallets[1]!.onSignatureRequest(() => held);
+    const { release } = login.wallets[1]!.holdSignature();
     await login.page.getByRole('button', { name: 'Beta Wallet' }).click();
     await login.page.getByRole('button', { name: 'Beta Wallet', pressed: true }).waitFor();
     assert.equal(await login.page.getByRole('button', { name: 'Alpha Wallet' }).getAttribute('aria-pressed'), 'false');
@@ -56,15 +54,11 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
   it('ignores a second click on the wallet while it is being asked: one request, one challenge, one signature', async () => {
     const account = Wallet.createRandom();
     const login = await h.open({ wallets: [{ account, info: walletInfo('Alpha Wallet') }] });
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let asked!: () => void;
-    const signing = new Promise<void>((resolve) => (asked = resolve));
-    login.wallets[0]!.onSignatureRequest(() => (asked(), held));
+    const { asked, release } = login.wallets[0]!.holdSignature();
     await login.goto();
     const button = login.page.getByRole('button', { name: 'Alpha Wallet' });
     await button.dblclick();
-    await signing;
+    await asked;
     await button.click();
     release();
     assert.equal((await login.allow()).sub, account.address);
@@ -96,18 +90,11 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
   it('shows the exact message being signed while the wallet asks for the signature', async () => {
     const account = Wallet.createRandom();
     const login = await h.open({ wallets: [{ account, info: walletInfo('Alpha Wallet') }] });
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let asked!: (message: string) => void;
-    const signing = new Promise<string>((resolve) => (asked = resolve));
-    login.wallets[0]!.onSignatureRequest(async (message) => {
-      asked(message);
-      await held;
-    });
+    const { asked, release } = login.wallets[0]!.holdSignature();
     await login.goto();
     await login.page.getByRole('button', { name: 'Alpha Wallet' }).click();
 
-    const message = await signing;
+    const message = await asked;
     await waitForText(login.status, text('status.sign', { wallet: 'Alpha Wallet' }));
     assert.equal(await login.page.locator('#message').textContent(), message);
     assert.equal(await login.page.locator('#address').textContent(), account.address);

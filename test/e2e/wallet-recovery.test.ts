@@ -28,11 +28,10 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
   it('explains a rejected signature and signs in on "Try again"', async () => {
     const account = Wallet.createRandom();
     let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
     const { login, wallet, tryAgain } = await startWith({ account }, (l) => {
       l.wallets[0]!.rejectNextSignature();
       // The second request is held while focus is checked: once it is signed the page moves on to consent.
-      l.wallets[0]!.onSignatureRequest((_message, request) => (request === 2 ? held : undefined));
+      ({ release } = l.wallets[0]!.holdSignature(2));
     });
     await waitForText(login.status, text('error.rejected'));
     await tryAgain.click();
@@ -148,7 +147,7 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
       // Paused: only runFor moves the page's time, however long the machine takes to get to the signature request.
       await l.page.clock.install();
       await l.page.clock.pauseAt(Date.now() + 1_000);
-      l.wallets[0]!.onSignatureRequest((_message, request) => (request === 1 ? new Promise<void>(() => {}) : undefined));
+      l.wallets[0]!.holdSignature(1); // never released: the wallet's window closed without a reply
     });
     await login.page.locator('#details').waitFor();
     await waitForText(login.status, text('status.sign', { wallet: WALLET }));

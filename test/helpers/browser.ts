@@ -88,6 +88,12 @@ export interface WalletControl {
   /** The next eth_requestAccounts fails as a locked wallet with a request already open (EIP-1474 code -32002, as MetaMask answers). */
   lockNextConnection(): void;
   onSignatureRequest(hook: SignatureHook | undefined): void;
+  /**
+   * Holds the answer to personal_sign request number `request` (by default every one) until `release()`,
+   * so a test can look at the page while the wallet is asking: once the signature is given, the page moves on.
+   * `asked` resolves with the message when the held request arrives.
+   */
+  holdSignature(request?: number): { asked: Promise<string>; release(): void };
   /** Makes `next` the wallet's account and emits accountsChanged to the page's listeners (EIP-1193 §"Events"). */
   switchAccount(next: TestWallet): Promise<void>;
   /** The user switches networks in the wallet itself: chainChanged to the page's listeners. */
@@ -249,6 +255,18 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
     rejectNextSignature: () => void (w.rejectNext = true),
     lockNextConnection: () => void (w.lockedNext = true),
     onSignatureRequest: (hook) => void (w.hook = hook),
+    holdSignature(request) {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let arrived!: (message: string) => void;
+      const asked = new Promise<string>((resolve) => (arrived = resolve));
+      w.hook = (message, n) => {
+        if (request !== undefined && n !== request) return;
+        arrived(message);
+        return held;
+      };
+      return { asked, release };
+    },
     async switchAccount(next) {
       w.account = next;
       const accounts = [next.address.toLowerCase()];
