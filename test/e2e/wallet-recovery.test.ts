@@ -27,12 +27,9 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
 
   it('explains a rejected signature and signs in on "Try again"', async () => {
     const account = Wallet.createRandom();
-    let release!: () => void;
-    const { login, wallet, tryAgain } = await startWith({ account }, (l) => {
-      l.wallets[0]!.rejectNextSignature();
-      // The second request is held while focus is checked: once it is signed the page moves on to consent.
-      ({ release } = l.wallets[0]!.holdSignature(2));
-    });
+    const { login, wallet, tryAgain } = await startWith({ account }, (l) => l.wallets[0]!.rejectNextSignature());
+    // The second request is held while focus is checked: once it is signed the page moves on to consent.
+    const { release } = wallet.holdSignature(2);
     await waitForText(login.status, text('error.rejected'));
     await tryAgain.click();
     // "Try again" hides itself; keyboard focus moves to the chosen wallet, not to the top of the page.

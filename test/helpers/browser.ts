@@ -91,7 +91,7 @@ export interface WalletControl {
   /**
    * Holds the answer to personal_sign request number `request` (by default every one) until `release()`,
    * so a test can look at the page while the wallet is asking: once the signature is given, the page moves on.
-   * `asked` resolves with the message when the held request arrives.
+   * `asked` resolves with the message when the held request arrives. Replaces any onSignatureRequest hook.
    */
   holdSignature(request?: number): { asked: Promise<string>; release(): void };
   /** Makes `next` the wallet's account and emits accountsChanged to the page's listeners (EIP-1193 §"Events"). */
