@@ -32,7 +32,13 @@ const clock = () => new Date();
 const app = createApp({
   checkHealth: async () => {},
   provider,
-  siwe: createSiweService({ nonces: createMemoryNonceStore(), clock, issuer: config.issuer, allowedChains: config.allowedChains, ttlSeconds: config.challengeTtlSeconds }),
+  siwe: createSiweService({
+    nonces: createMemoryNonceStore(),
+    clock,
+    issuer: config.issuer,
+    allowedChains: config.allowedChains,
+    ttlSeconds: config.challengeTtlSeconds,
+  }),
   accounts,
   loginEvents: noLoginEvents,
   pages,

@@ -74,7 +74,13 @@ async function login(): Promise<void> {
 
   let res = await step(jar, auth.href, {}, 303, 'authorize');
   const uid = res.headers.get('location')!.split('/').pop()!;
-  res = await step(jar, `${issuer}/interaction/${uid}/challenge`, { method: 'POST', headers: json, body: JSON.stringify({ address: wallet.address, chainId: 1 }) }, 200, 'challenge');
+  res = await step(
+    jar,
+    `${issuer}/interaction/${uid}/challenge`,
+    { method: 'POST', headers: json, body: JSON.stringify({ address: wallet.address, chainId: 1 }) },
+    200,
+    'challenge',
+  );
   const { message } = (await res.json()) as { message: string };
   const signature = await wallet.signMessage(message);
   res = await step(jar, `${issuer}/interaction/${uid}/verify`, { method: 'POST', headers: json, body: JSON.stringify({ message, signature }) }, 200, 'verify');
@@ -98,7 +104,14 @@ async function login(): Promise<void> {
     {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: opts.redirectUri, code_verifier: verifier, client_id: opts.clientId, client_secret: opts.clientSecret }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: opts.redirectUri,
+        code_verifier: verifier,
+        client_id: opts.clientId,
+        client_secret: opts.clientSecret,
+      }).toString(),
     },
     200,
     'token',

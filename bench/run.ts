@@ -37,7 +37,11 @@ function cpuMsOf(pid: number): number {
 async function startNode(entry: string, core: number, env: Record<string, string>): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
   const args = ['--import', 'tsx', entry];
   const child = canPin
-    ? spawn('taskset', ['-c', String(core), process.execPath, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    ? spawn('taskset', ['-c', String(core), process.execPath, ...args], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
     : spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   let buffer = '';
@@ -100,7 +104,16 @@ async function measureLogins(target: Target, client: { client_id: string; client
   const pgBefore = new Map((await (target.pgPids?.() ?? Promise.resolve([]))).map((pid) => [pid, cpuMsOf(pid)]));
   const queriesBefore = (await target.queries?.()) ?? 0;
   const serverBefore = cpuMsOf(target.pid);
-  const load = await runLoad({ issuer: target.issuer, publicIssuer: target.publicIssuer, clientId: client.client_id, clientSecret: client.client_secret, redirectUri: REDIRECT_URI, mode: 'login', concurrency, count });
+  const load = await runLoad({
+    issuer: target.issuer,
+    publicIssuer: target.publicIssuer,
+    clientId: client.client_id,
+    clientSecret: client.client_secret,
+    redirectUri: REDIRECT_URI,
+    mode: 'login',
+    concurrency,
+    count,
+  });
   const serverMs = cpuMsOf(target.pid) - serverBefore;
   let pgMs = 0;
   for (const pid of (await target.pgPids?.()) ?? []) pgMs += cpuMsOf(pid) - (pgBefore.get(pid) ?? 0);
@@ -126,7 +139,13 @@ async function measureLogins(target: Target, client: { client_id: string; client
 
 async function measureStatic(target: Target, mode: 'discovery' | 'jwks') {
   const load = await runLoad({ issuer: target.issuer, mode, concurrency: 16, count: STATIC_REQUESTS });
-  return { target: target.name, endpoint: mode, requests: load.completed, errors: load.errors, requestsPerSecond: round(load.completed / (load.wallMs / 1000)) };
+  return {
+    target: target.name,
+    endpoint: mode,
+    requests: load.completed,
+    errors: load.errors,
+    requestsPerSecond: round(load.completed / (load.wallMs / 1000)),
+  };
 }
 
 async function main(): Promise<void> {
@@ -162,7 +181,11 @@ async function main(): Promise<void> {
     const issuerForClients = `http://127.0.0.1:${port}`;
     const storage = await openStorage(loadConfig(env), { logger: createLogger('warn') });
     const { provider } = await createServer(loadConfig(env), storage, { logger: createLogger('warn') });
-    const client = await registerClient(provider, storage.clients, { client_name: 'bench', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'client_secret_post' });
+    const client = await registerClient(provider, storage.clients, {
+      client_name: 'bench',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'client_secret_post',
+    });
     await storage.db.destroy();
 
     const targets: Array<() => Promise<{ target: Target; child: ChildProcess }>> = [
@@ -173,12 +196,20 @@ async function main(): Promise<void> {
           issuer: issuerForClients,
           publicIssuer: env.ISSUER,
           pid: child.pid!,
-          pgPids: async () => (await bench.raw('SELECT pid FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()', [dbName])).rows.map((r: { pid: number }) => r.pid),
+          pgPids: async () =>
+            (await bench.raw('SELECT pid FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()', [dbName])).rows.map(
+              (r: { pid: number }) => r.pid,
+            ),
           queries: async () => {
             const before = lines.length;
             child.kill('SIGUSR2');
             for (let i = 0; i < 100 && !lines.slice(before).some((l) => l.startsWith('queries ')); i++) await new Promise((r) => setTimeout(r, 10));
-            return Number(lines.slice(before).find((l) => l.startsWith('queries '))!.split(' ')[1]);
+            return Number(
+              lines
+                .slice(before)
+                .find((l) => l.startsWith('queries '))!
+                .split(' ')[1],
+            );
           },
         };
         return { target, child };
@@ -259,7 +290,20 @@ function report(results: Record<string, unknown>): void {
   const ceiling16 = logins.find((r) => r.target === 'ceiling' && r.concurrency === 16);
   const ours16 = logins.find((r) => r.target === 'wallet-oidc' && r.concurrency === 16);
   if (ceiling16 && ours16) results.ratioAtConcurrency16 = round(Number(ours16.loginsPerSecond) / Number(ceiling16.loginsPerSecond), 2);
-  const cols = ['target', 'concurrency', 'logins', 'errors', 'loginsPerSecond', 'p50Ms', 'p95Ms', 'p99Ms', 'serverCpuMsPerLogin', 'postgresCpuMsPerLogin', 'loadgenCpuMsPerLogin', 'queriesPerLogin'];
+  const cols = [
+    'target',
+    'concurrency',
+    'logins',
+    'errors',
+    'loginsPerSecond',
+    'p50Ms',
+    'p95Ms',
+    'p99Ms',
+    'serverCpuMsPerLogin',
+    'postgresCpuMsPerLogin',
+    'loadgenCpuMsPerLogin',
+    'queriesPerLogin',
+  ];
   console.log(`\nComplete logins (median of ${ROUNDS} alternating round${ROUNDS > 1 ? 's' : ''})`);
   console.table(logins.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]]))));
   console.log('Discovery and JWKS (concurrency 16)');

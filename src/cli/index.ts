@@ -201,9 +201,7 @@ export function buildCli(): Command {
     .command('sweep')
     .description('delete expired rows now (the server also does this periodically)')
     .action(async () => {
-      const counts = await withStorage(({ db }) =>
-        sweepExpired(db, { now: new Date(), loginEventRetentionDays: config().loginEventRetentionDays }),
-      );
+      const counts = await withStorage(({ db }) => sweepExpired(db, { now: new Date(), loginEventRetentionDays: config().loginEventRetentionDays }));
       console.log(JSON.stringify(counts));
     });
 

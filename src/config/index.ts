@@ -47,7 +47,12 @@ const httpUrl = z
 const list = (item: z.ZodType<unknown, string>) =>
   z
     .string()
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(item).min(1, 'must list at least one value'));
 
 const schema = z.object({
@@ -97,7 +102,10 @@ const schema = z.object({
   PRODUCT_NAME: z.string().trim().min(1).max(60, 'must be at most 60 characters').default('wallet-oidc'),
   BRAND_LOGO_URL: z
     .string()
-    .refine((v) => v.startsWith('/static/') || /^https:\/\//.test(v) || v.startsWith('data:image/'), 'must be an https URL, a data:image URL or a /static/ path')
+    .refine(
+      (v) => v.startsWith('/static/') || /^https:\/\//.test(v) || v.startsWith('data:image/'),
+      'must be an https URL, a data:image URL or a /static/ path',
+    )
     .optional(),
   BRAND_COLOR: z
     .string()
@@ -133,9 +141,7 @@ function productionProblems(input: Record<string, string | undefined>): string[]
   if (!issuer || issuer.protocol !== 'https:') {
     problems.push('ISSUER: must be an https URL when NODE_ENV=production (tokens and cookies would travel in clear)');
   } else if (input.TRUST_PROXY !== 'true' && input.TRUST_PROXY !== '1') {
-    problems.push(
-      'TRUST_PROXY: wallet-oidc serves plain HTTP; with NODE_ENV=production it must run behind a TLS-terminating proxy, so set TRUST_PROXY=true',
-    );
+    problems.push('TRUST_PROXY: wallet-oidc serves plain HTTP; with NODE_ENV=production it must run behind a TLS-terminating proxy, so set TRUST_PROXY=true');
   }
   if (!input.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded PGlite database is for development)');
   if (!input.COOKIE_KEYS) problems.push('COOKIE_KEYS: required when NODE_ENV=production (comma-separated, each at least 32 characters)');
@@ -162,9 +168,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: v.PORT,
     host: v.HOST,
     trustProxy: v.TRUST_PROXY,
-    database: v.DATABASE_URL
-      ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX }
-      : { kind: 'pglite', dataDir: v.DATA_DIR },
+    database: v.DATABASE_URL ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX } : { kind: 'pglite', dataDir: v.DATA_DIR },
     cookieKeys: v.COOKIE_KEYS as string[] | undefined,
     encryptionKey: v.ENCRYPTION_KEY,
     allowedChains: (v.ALLOWED_CHAINS as number[] | undefined) ?? Object.keys(DEFAULT_CHAINS).map(Number),

@@ -52,7 +52,11 @@ export function createNonceStore(db: Db): NonceStore {
       // Each challenge takes the next slot of its interaction; the unique (interaction_uid, slot)
       // index makes the cap exact even when requests race: a loser retries with the next slot.
       for (;;) {
-        const inserted = await sql.query(INSERT, [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, limit], 'nonce_insert');
+        const inserted = await sql.query(
+          INSERT,
+          [n.nonce, n.interactionUid, n.clientId, n.address, n.chainId, n.message, n.issuedAt, n.expiresAt, limit],
+          'nonce_insert',
+        );
         if (inserted.rowCount === 1) return true;
         const [row] = (await sql.query<{ last: number | null }>(LAST_SLOT, [n.interactionUid], 'nonce_last_slot')).rows;
         if (row?.last !== null && row?.last !== undefined && Number(row.last) + 1 >= limit) return false;

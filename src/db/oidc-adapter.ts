@@ -32,15 +32,19 @@ export function createPayloadAdapter(db: Db, model: string): Adapter {
 
   return {
     async upsert(id, payload, expiresIn) {
-      await sql.query(UPSERT, [
-        model,
-        id,
-        JSON.stringify(payload),
-        payload.grantId ?? null,
-        payload.uid ?? null,
-        payload.userCode ?? null,
-        typeof expiresIn === 'number' ? new Date(Date.now() + expiresIn * 1000) : null,
-      ], 'oidc_upsert');
+      await sql.query(
+        UPSERT,
+        [
+          model,
+          id,
+          JSON.stringify(payload),
+          payload.grantId ?? null,
+          payload.uid ?? null,
+          payload.userCode ?? null,
+          typeof expiresIn === 'number' ? new Date(Date.now() + expiresIn * 1000) : null,
+        ],
+        'oidc_upsert',
+      );
     },
     find: (id) => first(FIND, id, 'oidc_find'),
     findByUid: (uid) => first(FIND_BY_UID, uid, 'oidc_find_by_uid'),

@@ -7,7 +7,10 @@ import type { Db } from './knex.ts';
  * Concurrent first starts agree on one value: the insert is ON CONFLICT DO NOTHING, then read back.
  */
 export async function getOrCreateSecret<T>(db: Db, name: string, generate: () => T): Promise<T> {
-  await db('provider_secrets').insert({ name, value: JSON.stringify(generate()) }).onConflict('name').ignore();
+  await db('provider_secrets')
+    .insert({ name, value: JSON.stringify(generate()) })
+    .onConflict('name')
+    .ignore();
   const row = await db('provider_secrets').where({ name }).first('value');
   return row.value as T;
 }

@@ -55,7 +55,12 @@ export interface Pages {
   /** The operator's colour as CSS custom properties, served at /static/brand.css. */
   brandCss: string;
   texts: Texts;
-  render(ctx: Context | { req: IncomingMessage; res: ServerResponse; status: number; type: string; body: unknown }, view: string, data: Record<string, unknown>, opts?: { formActionOrigins?: string[] }): Promise<void>;
+  render(
+    ctx: Context | { req: IncomingMessage; res: ServerResponse; status: number; type: string; body: unknown },
+    view: string,
+    data: Record<string, unknown>,
+    opts?: { formActionOrigins?: string[] },
+  ): Promise<void>;
   provider: ProviderPages;
 }
 
@@ -97,7 +102,6 @@ export function createPages(opts: { viewsDir: string; brand: Config['brand'] }):
     );
   };
 
-
   return {
     brandCss,
     texts,
@@ -109,7 +113,12 @@ export function createPages(opts: { viewsDir: string; brand: Config['brand'] }):
       },
       async logout(ctx, form) {
         const clientName = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
-        await render(ctx, 'logout', { title: t('logout.title'), form, clientName, host: ctx.host }, { formActionOrigins: formActionSource(ctx.oidc.params?.post_logout_redirect_uri) });
+        await render(
+          ctx,
+          'logout',
+          { title: t('logout.title'), form, clientName, host: ctx.host },
+          { formActionOrigins: formActionSource(ctx.oidc.params?.post_logout_redirect_uri) },
+        );
       },
       async logoutSuccess(ctx) {
         const clientName = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;

@@ -6,7 +6,10 @@ type Fetch = NonNullable<Configuration['fetch']>;
 
 /** Host names as URL.hostname gives them: lower case, IPv6 without brackets. */
 export function normalizeHost(host: string): string {
-  return host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
 }
 
 /**

@@ -51,7 +51,11 @@ export interface SiweServiceOptions {
 
 /** A statement EIP-4361 allows (no line break, a restricted character set) that names the client. */
 export function buildStatement(clientName: string | undefined, clientId: string, extra?: string): string {
-  const safe = (value: string) => value.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]/g, '').replace(/\s+/g, ' ').trim();
+  const safe = (value: string) =>
+    value
+      .replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]/g, '')
+      .replace(/\s+/g, ' ')
+      .trim();
   const statement = `Sign in to ${safe(clientName ?? '').slice(0, 80) || safe(clientId)}.`;
   return extra ? `${statement} ${safe(extra)}` : statement;
 }

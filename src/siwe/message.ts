@@ -22,8 +22,7 @@ export interface SiweFields {
 }
 
 // RFC 3339 date-time, as EIP-4361 §"Message Format" requires (ISO 8601 alone is too loose).
-const RFC3339 =
-  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 // EIP-4361: nonce = 8*( ALPHA / DIGIT ).
 const NONCE = /^[A-Za-z0-9]{8,}$/;
 // EIP-4361: statement = *( reserved / unreserved / " " ), no line break.

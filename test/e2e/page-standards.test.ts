@@ -16,7 +16,13 @@ const BRAND = { PRODUCT_NAME: 'Acme ID', BRAND_COLOR: '#0a7d32', BRAND_LOGO_URL:
 /** A CSP header as directive → sources. */
 function parseCsp(header: string | undefined): Map<string, string[]> {
   assert.ok(header, 'the page has a Content-Security-Policy header');
-  return new Map(header.split(';').map((d) => d.trim().split(/\s+/)).filter((d) => d[0]).map(([name, ...sources]) => [name!, sources]));
+  return new Map(
+    header
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map(([name, ...sources]) => [name!, sources]),
+  );
 }
 
 /** Collects CSP violations a page reports, both as events and as console messages. */
@@ -83,17 +89,27 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
 
   it("lets consent's redirect reach a native app's private-use scheme (its origin is opaque, so form-action names the scheme)", async () => {
     const redirectUri = 'com.example.app:/oauth2redirect';
-    const client = await h.server.addClient({ application_type: 'native', redirect_uris: [redirectUri], token_endpoint_auth_method: 'none', client_name: 'Native App' });
+    const client = await h.server.addClient({
+      application_type: 'native',
+      redirect_uris: [redirectUri],
+      token_endpoint_auth_method: 'none',
+      client_name: 'Native App',
+    });
     const url = new URL(`${h.server.issuer}/auth`);
     const params = { client_id: client.client_id, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', state: 'st' };
-    for (const [k, v] of Object.entries({ ...params, code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' })) {
+    for (const [k, v] of Object.entries({
+      ...params,
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    })) {
       url.searchParams.set(k, v);
     }
     const login = await h.open({ wallets: [{ account: Wallet.createRandom() }] });
     const violations = await watchCsp(login.page);
     const pagePolicies: Promise<string | undefined>[] = []; // login page, then consent page
     login.page.on('response', (res) => {
-      if (res.request().resourceType() === 'document' && /\/interaction\/[^/]+$/.test(res.url())) pagePolicies.push(res.allHeaders().then((hd) => hd['content-security-policy']));
+      if (res.request().resourceType() === 'document' && /\/interaction\/[^/]+$/.test(res.url()))
+        pagePolicies.push(res.allHeaders().then((hd) => hd['content-security-policy']));
     });
     // Chromium hands the last redirect (to com.example.app:) to the operating system: the request ends as aborted.
     const handedOff = login.page.waitForEvent('requestfailed', { predicate: (req) => new URL(req.url()).pathname.startsWith('/auth/') });
@@ -116,9 +132,7 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     });
     await new Promise<void>((resolve) => framer.listen(0, '127.0.0.1', resolve));
     try {
-      const framedPage = login.page.waitForResponse(
-        (res) => res.frame() !== login.page.mainFrame() && res.url().startsWith(`${h.server.issuer}/interaction/`),
-      );
+      const framedPage = login.page.waitForResponse((res) => res.frame() !== login.page.mainFrame() && res.url().startsWith(`${h.server.issuer}/interaction/`));
       await login.page.goto(`http://localhost:${(framer.address() as AddressInfo).port}/`);
       // The issuer answered inside the frame, and the browser refused to show what it sent.
       const csp = parseCsp((await (await framedPage).allHeaders())['content-security-policy']);
@@ -189,9 +203,9 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
       assert.equal(await page.getByLabel(text(key)).count(), 1, key);
     }
     assert.equal(await page.getByLabel(text('manual.network'), { exact: true }).count(), 1);
-    const unlabelled = await page.locator('input, select, textarea').evaluateAll((fields) =>
-      fields.filter((f) => !(f as HTMLInputElement).labels?.length && !f.getAttribute('aria-label')).map((f) => f.outerHTML),
-    );
+    const unlabelled = await page
+      .locator('input, select, textarea')
+      .evaluateAll((fields) => fields.filter((f) => !(f as HTMLInputElement).labels?.length && !f.getAttribute('aria-label')).map((f) => f.outerHTML));
     assert.deepEqual(unlabelled, []);
   });
 
@@ -232,16 +246,13 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     assertFitsPhone(widths);
   });
 
-  it(
-    'fits a 360 px wide phone without sideways scrolling on the consent page',
-    async () => {
-      const { login, walletButton, release } = await openOnPhoneWithHeldSignature();
-      release();
-      await walletButton.click();
-      await login.page.getByRole('button', { name: text('consent.allow') }).waitFor();
-      assertFitsPhone({ consent: await scrollWidth(login.page) });
-    },
-  );
+  it('fits a 360 px wide phone without sideways scrolling on the consent page', async () => {
+    const { login, walletButton, release } = await openOnPhoneWithHeldSignature();
+    release();
+    await walletButton.click();
+    await login.page.getByRole('button', { name: text('consent.allow') }).waitFor();
+    assertFitsPhone({ consent: await scrollWidth(login.page) });
+  });
 
   it("shows the operator's product name, logo and colour", async () => {
     const login = await h.open({ wallets: [{ account: Wallet.createRandom() }] });

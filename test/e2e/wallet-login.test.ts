@@ -37,7 +37,12 @@ describe('signing in with a browser wallet', { skip: skipWithoutBrowser }, () =>
     assert.deepEqual(await buttons.allTextContents(), ['Alpha Wallet', 'Beta Wallet']);
     assert.deepEqual(await buttons.locator('img').evaluateAll((imgs) => imgs.map((img) => (img as HTMLImageElement).src)), [first.info.icon, second.info.icon]);
     // The icons are data: URLs the CSP allows, so they actually render.
-    assert.ok(await buttons.locator('img').first().evaluate((img) => (img as HTMLImageElement).naturalWidth > 0));
+    assert.ok(
+      await buttons
+        .locator('img')
+        .first()
+        .evaluate((img) => (img as HTMLImageElement).naturalWidth > 0),
+    );
 
     // The signature is held while the choice is checked: once it is given the page moves on to consent.
     const { release } = login.wallets[1]!.holdSignature();

@@ -107,7 +107,11 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     // Beta announces its own account as it connects (as MetaMask does): that is not Alpha's account changing.
     await login.page.getByRole('button', { name: 'Beta Wallet' }).click();
     assert.equal((await login.allow()).sub, second.address);
-    assert.deepEqual(login.wallets[1]!.events, [['accountsChanged', [second.address.toLowerCase()]]], 'the situation under test happened: Beta did announce its account');
+    assert.deepEqual(
+      login.wallets[1]!.events,
+      [['accountsChanged', [second.address.toLowerCase()]]],
+      'the situation under test happened: Beta did announce its account',
+    );
   });
 
   it('offers no "Try again" for a sign-in that cannot continue, and says to start again at the application', async () => {
@@ -116,7 +120,9 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     // Every challenge this interaction may have is used up (as by a script hammering it).
     const uid = new URL(login.page.url()).pathname.split('/').pop();
     for (let i = 0; i < 25; i++) {
-      const res = await login.page.request.post(`${h.server.issuer}/interaction/${uid}/challenge`, { data: { address: Wallet.createRandom().address, chainId: 1 } });
+      const res = await login.page.request.post(`${h.server.issuer}/interaction/${uid}/challenge`, {
+        data: { address: Wallet.createRandom().address, chainId: 1 },
+      });
       if (res.status() === 429) break;
     }
     await login.page.getByRole('button', { name: text('login.retry') }).click();
@@ -126,7 +132,7 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     assert.ok(await login.page.getByRole('link', { name: text('login.cancel') }).isVisible(), 'the way back to the application stays');
   });
 
-  it("reads a proxy's error page (502) as the service being unreachable, and signs in on \"Try again\"", async () => {
+  it('reads a proxy\'s error page (502) as the service being unreachable, and signs in on "Try again"', async () => {
     const account = Wallet.createRandom();
     const blocked = `${h.server.issuer}/interaction/*/challenge`;
     const { login, tryAgain } = await startWith({ account }, (l) =>
@@ -178,14 +184,11 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     assert.notEqual(messages[0], messages[1], 'the second signature is for a new challenge');
   });
 
-  it(
-    'tells the user the message expired while it asks for the second signature',
-    async () => {
-      const { login, shownDuringSecondRequest } = await expireFirstChallenge();
-      await login.allow();
-      assert.deepEqual(shownDuringSecondRequest, [text('error.expired')]);
-    },
-  );
+  it('tells the user the message expired while it asks for the second signature', async () => {
+    const { login, shownDuringSecondRequest } = await expireFirstChallenge();
+    await login.allow();
+    assert.deepEqual(shownDuringSecondRequest, [text('error.expired')]);
+  });
 
   it('offers "Try again" when the fresh challenge expires too, without claiming a new one is ready', async () => {
     const account = Wallet.createRandom();

@@ -49,7 +49,12 @@ export interface Eip6963Info {
 /** An announced wallet's info with a coloured one-letter SVG icon. */
 export function walletInfo(name: string, color = '#6b4fd8'): Eip6963Info {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><rect width="32" height="32" rx="6" fill="${color}"/><text x="16" y="22" font-size="18" font-family="sans-serif" text-anchor="middle" fill="#fff">${name[0]}</text></svg>`;
-  return { uuid: randomUUID(), name, icon: `data:image/svg+xml,${encodeURIComponent(svg)}`, rdns: `test.wallet.${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}` };
+  return {
+    uuid: randomUUID(),
+    name,
+    icon: `data:image/svg+xml,${encodeURIComponent(svg)}`,
+    rdns: `test.wallet.${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`,
+  };
 }
 
 export interface InjectedWallet {
@@ -131,10 +136,11 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
   }));
 
   const emit = (index: number, event: string, value: unknown) =>
-    page.evaluate(
-      ([i, e, v]) => (window as unknown as { __testWallets: { emit(i: number, e: string, v: unknown): void } }).__testWallets.emit(i, e, v),
-      [index, event, value] as const,
-    );
+    page.evaluate(([i, e, v]) => (window as unknown as { __testWallets: { emit(i: number, e: string, v: unknown): void } }).__testWallets.emit(i, e, v), [
+      index,
+      event,
+      value,
+    ] as const);
 
   await page.exposeFunction('__testWalletRequest', async (index: number, method: string, params: unknown[]): Promise<Answer> => {
     const w = state[index]!;
@@ -279,7 +285,6 @@ export async function injectWallets(page: Page, wallets: InjectedWallet[]): Prom
       await emit(index, 'chainChanged', hexChain(chainId));
     },
     refuseNextSwitch: (code) => void (w.refuseSwitch = code),
-    announce: () =>
-      page.evaluate((i) => (window as unknown as { __testWallets: { announce(i: number): void } }).__testWallets.announce(i), index),
+    announce: () => page.evaluate((i) => (window as unknown as { __testWallets: { announce(i: number): void } }).__testWallets.announce(i), index),
   }));
 }

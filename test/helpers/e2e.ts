@@ -16,7 +16,8 @@ export const skipWithoutBrowser = missing && process.env.CI !== 'true' ? missing
 
 /** The RP's logo_uri: the browser gets it from the route each page sets up, not from the network. */
 export const RP_LOGO_URI = 'https://rp.example/logo.svg';
-const RP_LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"><rect width="48" height="48" rx="10" fill="#e0832f"/><path d="M12 34 24 12l12 22z" fill="#fff"/></svg>';
+const RP_LOGO_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"><rect width="48" height="48" rx="10" fill="#e0832f"/><path d="M12 34 24 12l12 22z" fill="#fff"/></svg>';
 
 export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 360, height: 780 };
@@ -117,7 +118,10 @@ export async function startHarness(opts: { env?: Record<string, string> } = {}):
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(async () => {
-          const said = await page.locator('[role=status]').allTextContents().catch(() => []);
+          const said = await page
+            .locator('[role=status]')
+            .allTextContents()
+            .catch(() => []);
           reject(new Error(`the RP's redirect URI was not reached; the page is at ${page.url()} and says ${JSON.stringify(said)}`));
         }, 15_000);
       });

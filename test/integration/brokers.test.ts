@@ -43,7 +43,12 @@ interface FormPost {
 }
 
 const decodeHtml = (s: string) =>
-  s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 function parseFormPost(html: string): FormPost {
   const action = html.match(/<form method="post" action="([^"]*)"/)?.[1];
@@ -78,7 +83,14 @@ async function brokerSide(server: TestServer) {
 
   const authorizationUrl = (client: StoredClient, params: Record<string, string>) => {
     const url = new URL(discovery.authorization_endpoint);
-    const all = { client_id: client.client_id, redirect_uri: client.redirect_uris![0]!, response_type: 'code', scope: 'openid profile', state: randomBytes(8).toString('hex'), ...params };
+    const all = {
+      client_id: client.client_id,
+      redirect_uri: client.redirect_uris![0]!,
+      response_type: 'code',
+      scope: 'openid profile',
+      state: randomBytes(8).toString('hex'),
+      ...params,
+    };
     for (const [k, v] of Object.entries(all)) url.searchParams.set(k, v);
     return url;
   };
@@ -91,7 +103,11 @@ async function brokerSide(server: TestServer) {
   };
 
   const postForm = async (url: string, params: Record<string, string>, headers: Record<string, string> = {}) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(params),
+    });
     return { status: res.status, body: (await res.json()) as TokenResponse };
   };
 
@@ -152,7 +168,15 @@ async function setup(backend: { create(): Promise<TestDatabase> }) {
 
   /** RFC 7523 §3 client assertion: iss = sub = client_id, aud, jti, exp. */
   const clientAssertion = (clientId: string, aud: string, key: CryptoKey | Uint8Array = privateKey, alg = 'RS256') =>
-    new SignJWT({}).setProtectedHeader({ alg }).setIssuer(clientId).setSubject(clientId).setAudience(aud).setJti(randomBytes(16).toString('hex')).setIssuedAt().setExpirationTime('2m').sign(key);
+    new SignJWT({})
+      .setProtectedHeader({ alg })
+      .setIssuer(clientId)
+      .setSubject(clientId)
+      .setAudience(aud)
+      .setJti(randomBytes(16).toString('hex'))
+      .setIssuedAt()
+      .setExpirationTime('2m')
+      .sign(key);
 
   return {
     broker: await brokerSide(open),
@@ -272,7 +296,10 @@ describeEachDatabase('requests the brokers send', (backend) => {
     it("gives userinfo only sub under Keycloak's default scope openid (configure the IdP's scopes as 'openid profile')", async () => {
       const client = await keycloakClient();
       const { wallet, callback } = await t.broker.login(client, { scope: 'openid' });
-      const { body: tokens } = await t.broker.redeem(client, callback.searchParams.get('code')!, { client_id: client.client_id, client_secret: client.client_secret! });
+      const { body: tokens } = await t.broker.redeem(client, callback.searchParams.get('code')!, {
+        client_id: client.client_id,
+        client_secret: client.client_secret!,
+      });
       const profile = await t.broker.userinfo(tokens.access_token!);
       assert.deepEqual(profile.body, { sub: wallet.address });
     });
@@ -324,7 +351,11 @@ describeEachDatabase('requests the brokers send', (backend) => {
       const assertion = await t.clientAssertion(client.client_id, t.broker.discovery.token_endpoint);
       assert.equal((await assertWith(assertion)).status, 200);
       const { callback: again } = await t.broker.login(client);
-      const replay = await t.broker.redeem(client, again.searchParams.get('code')!, { client_id: client.client_id, client_assertion_type: ASSERTION_TYPE, client_assertion: assertion });
+      const replay = await t.broker.redeem(client, again.searchParams.get('code')!, {
+        client_id: client.client_id,
+        client_assertion_type: ASSERTION_TYPE,
+        client_assertion: assertion,
+      });
       assert.deepEqual([replay.status, replay.body.error], [401, 'invalid_client']);
     });
 
@@ -364,7 +395,12 @@ describeEachDatabase('requests the brokers send', (backend) => {
       const wrong = await t.broker.redeem(client, code, {
         client_id: client.client_id,
         client_assertion_type: ASSERTION_TYPE,
-        client_assertion: await t.clientAssertion(client.client_id, t.broker.discovery.token_endpoint, new TextEncoder().encode(`${client.client_secret}x`), 'HS256'),
+        client_assertion: await t.clientAssertion(
+          client.client_id,
+          t.broker.discovery.token_endpoint,
+          new TextEncoder().encode(`${client.client_secret}x`),
+          'HS256',
+        ),
       });
       assert.deepEqual([wrong.status, wrong.body.error], [401, 'invalid_client']);
       const res = await t.broker.redeem(client, code, {
@@ -383,7 +419,13 @@ describeEachDatabase('requests the brokers send', (backend) => {
       const sorted = (v: unknown) => [...(v as string[])].sort();
       assert.deepEqual(sorted(d.response_types_supported), ['code', 'code id_token', 'id_token']);
       assert.deepEqual(sorted(d.response_modes_supported), ['form_post', 'fragment', 'query']);
-      assert.deepEqual(sorted(d.token_endpoint_auth_methods_supported), ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'none', 'private_key_jwt']);
+      assert.deepEqual(sorted(d.token_endpoint_auth_methods_supported), [
+        'client_secret_basic',
+        'client_secret_jwt',
+        'client_secret_post',
+        'none',
+        'private_key_jwt',
+      ]);
       assert.deepEqual(sorted(d.grant_types_supported), ['authorization_code', 'implicit', 'refresh_token']);
       assert.deepEqual(sorted(d.scopes_supported), ['offline_access', 'openid', 'profile']);
       assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
@@ -399,7 +441,12 @@ describeEachDatabase('requests the brokers send', (backend) => {
       const d = t.broker.discovery;
       assert.notEqual(d.request_uri_parameter_supported, true);
       assert.notEqual(d.request_parameter_supported, true);
-      for (const key of ['device_authorization_endpoint', 'pushed_authorization_request_endpoint', 'dpop_signing_alg_values_supported', 'registration_endpoint']) {
+      for (const key of [
+        'device_authorization_endpoint',
+        'pushed_authorization_request_endpoint',
+        'dpop_signing_alg_values_supported',
+        'registration_endpoint',
+      ]) {
         assert.equal(d[key], undefined, key);
       }
     });

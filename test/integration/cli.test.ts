@@ -20,7 +20,10 @@ describeEachDatabase('the CLI', (backend) => {
   });
 
   it('adds a confidential client, lists it without its secret, and removes it', async () => {
-    const add = await cli(['clients', 'add', '--name', 'Acme', '--redirect-uri', 'https://rp.example/cb', '--redirect-uri', 'https://rp.example/cb2', '--json'], db.env);
+    const add = await cli(
+      ['clients', 'add', '--name', 'Acme', '--redirect-uri', 'https://rp.example/cb', '--redirect-uri', 'https://rp.example/cb2', '--json'],
+      db.env,
+    );
     assert.equal(add.code, 0, add.stderr);
     const client = JSON.parse(add.stdout);
     assert.equal(client.client_name, 'Acme');
@@ -33,7 +36,10 @@ describeEachDatabase('the CLI', (backend) => {
     const list = await cli(['clients', 'list', '--json'], db.env);
     assert.equal(list.code, 0, list.stderr);
     const listed = JSON.parse(list.stdout);
-    assert.deepEqual(listed.map((c: { client_id: string }) => c.client_id), [client.client_id]);
+    assert.deepEqual(
+      listed.map((c: { client_id: string }) => c.client_id),
+      [client.client_id],
+    );
     assert.equal(listed[0].client_secret, undefined);
     assert.doesNotMatch(list.stdout, new RegExp(client.client_secret));
 
@@ -45,7 +51,10 @@ describeEachDatabase('the CLI', (backend) => {
   });
 
   it('adds a public client without a secret, and a skip-consent one', async () => {
-    const add = await cli(['clients', 'add', '--name', 'SPA', '--redirect-uri', 'https://spa.example/cb', '--auth-method', 'none', '--skip-consent', '--json'], db.env);
+    const add = await cli(
+      ['clients', 'add', '--name', 'SPA', '--redirect-uri', 'https://spa.example/cb', '--auth-method', 'none', '--skip-consent', '--json'],
+      db.env,
+    );
     assert.equal(add.code, 0, add.stderr);
     const client = JSON.parse(add.stdout);
     assert.equal(client.token_endpoint_auth_method, 'none');
@@ -108,7 +117,10 @@ describeEachDatabase('the CLI', (backend) => {
     assert.equal(JSON.parse(show.stdout).client_name, 'Before');
     assert.doesNotMatch(show.stdout, new RegExp(created.client_secret));
 
-    const renamed = await cli(['clients', 'update', created.client_id, '--name', 'After', '--metadata', '{"post_logout_redirect_uris":["https://u.example/bye"]}', '--json'], db.env);
+    const renamed = await cli(
+      ['clients', 'update', created.client_id, '--name', 'After', '--metadata', '{"post_logout_redirect_uris":["https://u.example/bye"]}', '--json'],
+      db.env,
+    );
     assert.equal(renamed.code, 0, renamed.stderr);
     const after = JSON.parse(renamed.stdout);
     assert.equal(after.client_name, 'After');

@@ -144,7 +144,12 @@ describeEachDatabase('the login contract', (backend) => {
 
     it('refuses cross-origin posts', async () => {
       const { agent, uid } = await t.begin();
-      const res = await postJson(agent, `/interaction/${uid}/challenge`, { address: Wallet.createRandom().address, chainId: 1 }, { headers: { origin: 'https://evil.example' } });
+      const res = await postJson(
+        agent,
+        `/interaction/${uid}/challenge`,
+        { address: Wallet.createRandom().address, chainId: 1 },
+        { headers: { origin: 'https://evil.example' } },
+      );
       assert.equal(res.status, 400);
       assert.equal(res.body.error, 'invalid_request');
     });
@@ -198,7 +203,10 @@ describeEachDatabase('the login contract', (backend) => {
       assert.equal(res.status, 401);
       assert.equal(res.body.error, 'bad_signature');
       const events = await t.events(uid);
-      assert.deepEqual(events.map((e) => [e.outcome, e.reason]), [['refused', 'bad_signature']]);
+      assert.deepEqual(
+        events.map((e) => [e.outcome, e.reason]),
+        [['refused', 'bad_signature']],
+      );
     });
 
     it('refuses a message that differs from the issued one with message_mismatch, even when properly signed', async () => {
@@ -344,4 +352,3 @@ describeEachDatabase('the login contract', (backend) => {
     });
   });
 });
-

@@ -1,7 +1,7 @@
 // A relying party (openid-client) completes code + PKCE logins with an ethers wallet through the login contract.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { Wallet } from 'ethers';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -46,11 +46,19 @@ describeEachDatabase('wallet login through openid-client', (backend) => {
     const { port } = new URL(ctx.server.issuer);
     const body = await new Promise<string>((resolve, reject) => {
       http
-        .get({ host: '127.0.0.1', port, path: '/.well-known/openid-configuration', headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } }, (res) => {
-          let data = '';
-          res.on('data', (d) => (data += d));
-          res.on('end', () => resolve(data));
-        })
+        .get(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/.well-known/openid-configuration',
+            headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+          },
+          (res) => {
+            let data = '';
+            res.on('data', (d) => (data += d));
+            res.on('end', () => resolve(data));
+          },
+        )
         .on('error', reject);
     });
     const discovery = JSON.parse(body);

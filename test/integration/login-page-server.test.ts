@@ -95,7 +95,10 @@ describeEachDatabase("the login page's server side", (backend) => {
       assert.equal(page.status, 400);
       assert.match(page.headers.get('content-type')!, /text\/html/);
       assert.match(await page.text(), /interaction_not_found/);
-      const json = await fetch(new URL('/interaction/no-such-interaction/elsewhere', server.issuer), { headers: { accept: 'application/json' }, redirect: 'manual' });
+      const json = await fetch(new URL('/interaction/no-such-interaction/elsewhere', server.issuer), {
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+      });
       assert.equal(json.status, 400);
       assert.equal(((await json.json()) as { error: string }).error, 'interaction_not_found');
     });

@@ -135,16 +135,13 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       assert.deepEqual(await sessions.find(id), payload);
     });
 
-    it(
-      'stores a payload holding a NUL character, which any authorization request can put into an Interaction (state=%00)',
-      async () => {
-        const interactions = ctx.adapter('Interaction');
-        const id = ctx.newId();
-        const payload: AdapterPayload = { jti: id, params: { state: 'a\u0000b' } };
-        await interactions.upsert(id, payload, 60);
-        assert.deepEqual(await interactions.find(id), payload);
-      },
-    );
+    it('stores a payload holding a NUL character, which any authorization request can put into an Interaction (state=%00)', async () => {
+      const interactions = ctx.adapter('Interaction');
+      const id = ctx.newId();
+      const payload: AdapterPayload = { jti: id, params: { state: 'a\u0000b' } };
+      await interactions.upsert(id, payload, 60);
+      assert.deepEqual(await interactions.find(id), payload);
+    });
   });
 
   describe('expiry', () => {

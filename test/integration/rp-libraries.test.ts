@@ -36,8 +36,7 @@ async function setup(db: TestDatabase) {
   const discovery = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Discovery;
 
   /** A wallet's login at the provider, from an RP's authorization URL to its callback URL (never fetched here). */
-  const login = (authorizationUrl: URL | string, wallet: TestWallet) =>
-    loginWithWallet(createAgent(server.issuer), authorizationUrl, wallet);
+  const login = (authorizationUrl: URL | string, wallet: TestWallet) => loginWithWallet(createAgent(server.issuer), authorizationUrl, wallet);
 
   /** openid-client configured by discovery for a new client registered with `metadata`. */
   const openidClient = (metadata: Parameters<TestServer['addClient']>[0], auth: (secret: string) => oidc.ClientAuth) =>
@@ -165,7 +164,17 @@ async function startPassportApp(ctx: Ctx) {
       nonce: 'on',
     },
     // Nine parameters: the strategy fetches userinfo and passes its profile apart from the ID token's.
-    (issuer: string, userinfo: object, idToken: object, _context: object, _jwt: string | object, _at: string | object, _rt: string, _params: unknown, done: OpenIDConnectStrategy.VerifyCallback) => {
+    (
+      issuer: string,
+      userinfo: object,
+      idToken: object,
+      _context: object,
+      _jwt: string | object,
+      _at: string | object,
+      _rt: string,
+      _params: unknown,
+      done: OpenIDConnectStrategy.VerifyCallback,
+    ) => {
       verified.push({ issuer, userinfo: userinfo as passport.Profile, idToken: idToken as passport.Profile });
       done(null, { id: (userinfo as passport.Profile).id, username: (userinfo as passport.Profile).username });
     },
@@ -326,7 +335,10 @@ describeEachDatabase('wallet login through independent relying-party libraries',
 
       const token = result.requests.find((r) => r.url === ctx.discovery.token_endpoint);
       assert.match(token?.authorization ?? '', /^Basic /, 'Auth.js authenticates with client_secret_basic');
-      assert.equal(result.requests.some((r) => r.url === ctx.discovery.userinfo_endpoint), !idToken);
+      assert.equal(
+        result.requests.some((r) => r.url === ctx.discovery.userinfo_endpoint),
+        !idToken,
+      );
     });
   }
 

@@ -59,7 +59,11 @@ function relyingParty(server: TestServer) {
   const clientAuth = (client: StoredClient) => ({ client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}) });
 
   const postForm = async <T>(path: string, params: Record<string, string>) => {
-    const res = await fetch(`${issuer}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params) });
+    const res = await fetch(`${issuer}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
   };
@@ -86,7 +90,13 @@ function relyingParty(server: TestServer) {
   const redeem = async (client: StoredClient, callback: URL, verifier: string) => {
     const code = callback.searchParams.get('code');
     if (!code) throw new Error(`no code in ${callback.href}`);
-    const res = await postForm<TokenResponse>('/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier, ...clientAuth(client) });
+    const res = await postForm<TokenResponse>('/token', {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+      ...clientAuth(client),
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body;
   };
@@ -106,8 +116,10 @@ function relyingParty(server: TestServer) {
     redeem,
     signIn,
     verifyJwt: (jwt: string, audience: string) => jwtVerify(jwt, jwks, { issuer, audience, algorithms: ['RS256'] }),
-    refresh: (client: StoredClient, refreshToken: string) => postForm<TokenResponse>('/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...clientAuth(client) }),
-    revoke: (client: StoredClient, token: string, hint?: string) => postForm('/token/revocation', { token, ...(hint ? { token_type_hint: hint } : {}), ...clientAuth(client) }),
+    refresh: (client: StoredClient, refreshToken: string) =>
+      postForm<TokenResponse>('/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...clientAuth(client) }),
+    revoke: (client: StoredClient, token: string, hint?: string) =>
+      postForm('/token/revocation', { token, ...(hint ? { token_type_hint: hint } : {}), ...clientAuth(client) }),
     introspect: (client: StoredClient, token: string) => postForm<Record<string, unknown>>('/token/introspection', { token, ...clientAuth(client) }),
     userinfoStatus: async (accessToken: string) => (await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status,
     /** The redirect /auth answers at once, for requests that must not reach an interaction. */
@@ -331,7 +343,11 @@ describeEachDatabase('sessions and tokens', (backend) => {
     it('confirms on our page, then ends the session and returns to the registered post_logout_redirect_uri with state', async () => {
       const client = t.clients.loggingOut;
       const { agent, tokens } = await t.rp.signIn(client);
-      const { page, html, form, confirm } = await t.rp.logout(agent, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: POST_LOGOUT_URI, state: 'bye' });
+      const { page, html, form, confirm } = await t.rp.logout(agent, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: POST_LOGOUT_URI,
+        state: 'bye',
+      });
       assert.equal(page.status, 200);
       assert.match(html, /<title>Sign out · wallet-oidc<\/title>/);
       assert.equal(form!.action, `${t.rp.server.issuer}/session/end/confirm`);

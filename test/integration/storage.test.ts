@@ -190,19 +190,16 @@ describeEachDatabase('storage', (backend) => {
       assert.equal(await ctx.nonces.insert({ ...first, interactionUid: ctx.newId('uid'), nonce: ctx.newNonce() }, 3), true);
     });
 
-    it(
-      'holds the per-interaction limit when 20 inserts for one interaction arrive at once',
-      async () => {
-        // Several bursts: the first ones also open the pool's connections.
-        for (let burst = 0; burst < 5; burst++) {
-          const template = await ctx.issueNonce();
-          const stored = await Promise.all(Array.from({ length: 20 }, () => ctx.nonces.insert({ ...template, nonce: ctx.newNonce() }, 3)));
-          const rows = await ctx.db('siwe_nonces').where({ interaction_uid: template.interactionUid }).count({ n: '*' }).first();
-          assert.equal(Number(rows!.n), 3, `burst ${burst}: rows stored for one interaction with limit 3`);
-          assert.equal(stored.filter(Boolean).length, 2, `burst ${burst}: inserts that answered true`);
-        }
-      },
-    );
+    it('holds the per-interaction limit when 20 inserts for one interaction arrive at once', async () => {
+      // Several bursts: the first ones also open the pool's connections.
+      for (let burst = 0; burst < 5; burst++) {
+        const template = await ctx.issueNonce();
+        const stored = await Promise.all(Array.from({ length: 20 }, () => ctx.nonces.insert({ ...template, nonce: ctx.newNonce() }, 3)));
+        const rows = await ctx.db('siwe_nonces').where({ interaction_uid: template.interactionUid }).count({ n: '*' }).first();
+        assert.equal(Number(rows!.n), 3, `burst ${burst}: rows stored for one interaction with limit 3`);
+        assert.equal(stored.filter(Boolean).length, 2, `burst ${burst}: inserts that answered true`);
+      }
+    });
 
     it('lets exactly one of 20 concurrent consumes of one nonce win; the others see it used', async () => {
       const issued = await ctx.issueNonce();

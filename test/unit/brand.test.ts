@@ -34,7 +34,10 @@ describe('the brand stylesheet', () => {
   it("knows app.css's card and control colours, and those borders show at 3:1 in both schemes", () => {
     const css = fs.readFileSync(path.join(ROOT, 'views/static/app.css'), 'utf8');
     const [light, dark] = css.split('@media (prefers-color-scheme: dark)');
-    for (const [scheme, block] of [['light', light!], ['dark', dark!]] as const) {
+    for (const [scheme, block] of [
+      ['light', light!],
+      ['dark', dark!],
+    ] as const) {
       const value = (name: string) => new RegExp(`--${name}: (#[0-9a-f]{6})`).exec(block)?.[1];
       assert.equal(value('card'), SCHEMES[scheme].card, `${scheme} --card`);
       assert.equal(value('control'), SCHEMES[scheme].control, `${scheme} --control`);

@@ -94,7 +94,12 @@ describe('loadConfig', () => {
 
   it('reports several problems at once', () => {
     const { refused } = setup();
-    assert.deepEqual(refused({ PORT: 'http', SUB_FORMAT: 'did', LOG_LEVEL: 'loud', ENCRYPTION_KEY: 'abc' }).sort(), ['ENCRYPTION_KEY', 'LOG_LEVEL', 'PORT', 'SUB_FORMAT']);
+    assert.deepEqual(refused({ PORT: 'http', SUB_FORMAT: 'did', LOG_LEVEL: 'loud', ENCRYPTION_KEY: 'abc' }).sort(), [
+      'ENCRYPTION_KEY',
+      'LOG_LEVEL',
+      'PORT',
+      'SUB_FORMAT',
+    ]);
   });
 
   it('reports a malformed variable together with the production requirements', () => {

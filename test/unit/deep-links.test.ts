@@ -5,7 +5,9 @@ import { authorizationUrl, elsewhereTarget, qrDataUrl, walletDeepLinks } from '.
 
 describe('authorizationUrl', () => {
   it("rebuilds the RP's request from the interaction's parameters, skipping absent ones", () => {
-    const url = new URL(authorizationUrl('https://id.example.com', { client_id: 'abc', redirect_uri: 'https://rp.example/cb', state: 'x y', nonce: undefined }));
+    const url = new URL(
+      authorizationUrl('https://id.example.com', { client_id: 'abc', redirect_uri: 'https://rp.example/cb', state: 'x y', nonce: undefined }),
+    );
     assert.equal(url.origin + url.pathname, 'https://id.example.com/auth');
     assert.deepEqual(Object.fromEntries(url.searchParams), { client_id: 'abc', redirect_uri: 'https://rp.example/cb', state: 'x y' });
   });
@@ -18,7 +20,10 @@ describe('elsewhereTarget', () => {
     assert.deepEqual(Object.fromEntries(url.searchParams), { client_id: 'abc', redirect_uri: 'https://rp.example/cb', state: 's', login_hint: 'me' });
   });
   it("is the client's initiate_login_uri with iss added, keeping the URI's own query", () => {
-    assert.equal(elsewhereTarget('https://id.example.com', params, 'https://rp.example/login?x=1'), 'https://rp.example/login?x=1&iss=https%3A%2F%2Fid.example.com');
+    assert.equal(
+      elsewhereTarget('https://id.example.com', params, 'https://rp.example/login?x=1'),
+      'https://rp.example/login?x=1&iss=https%3A%2F%2Fid.example.com',
+    );
   });
 });
 

@@ -53,8 +53,7 @@ function setup() {
       now = new Date(now.getTime() + seconds * 1000);
     },
     challenge: (patch: Partial<ChallengeRequest> = {}) => service.issueChallenge({ ...request, ...patch }),
-    verify: (message: string, signature: string, interactionUid = request.interactionUid) =>
-      service.verifyLogin({ interactionUid, message, signature }),
+    verify: (message: string, signature: string, interactionUid = request.interactionUid) => service.verifyLogin({ interactionUid, message, signature }),
     code: (c: ReasonCode) => (e: unknown) => e instanceof AppError && e.code === c,
   };
 }
@@ -88,7 +87,10 @@ describe('issueChallenge', () => {
   });
 
   it("appends the operator's BRAND_STATEMENT to the statement", () => {
-    assert.equal(buildStatement('Acme', 'id', 'By signing you accept https://id.example/terms'), 'Sign in to Acme. By signing you accept https://id.example/terms');
+    assert.equal(
+      buildStatement('Acme', 'id', 'By signing you accept https://id.example/terms'),
+      'Sign in to Acme. By signing you accept https://id.example/terms',
+    );
     assert.equal(buildStatement('Acme', 'id'), 'Sign in to Acme.');
   });
 

@@ -56,9 +56,7 @@ describe('buildSiweMessage', () => {
 
   it('leaves out the optional fields that are absent', () => {
     const { withFields } = setup();
-    const message = buildSiweMessage(
-      withFields({ statement: undefined, expirationTime: undefined, requestId: undefined, resources: undefined }),
-    );
+    const message = buildSiweMessage(withFields({ statement: undefined, expirationTime: undefined, requestId: undefined, resources: undefined }));
     assert.equal(
       message,
       [
@@ -144,10 +142,7 @@ describe('parseSiweMessage', () => {
   it('gives back the fields a message was built from', () => {
     const { fields, message } = setup();
     const parsed = parseSiweMessage(message);
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined)),
-      fields,
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined)), fields);
   });
 
   it('reads the optional scheme before the domain', () => {

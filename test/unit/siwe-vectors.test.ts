@@ -144,15 +144,25 @@ function describeSet(set: 'classic' | 'extended') {
         it(`refuses "${name}" for that reason`, () => {
           const expected = CLASSIC_REFUSALS[name];
           assert.ok(expected, `no expected reason for the new case "${name}"`);
-          assert.throws(() => verify(c), (e) => e instanceof AppError && e.code === expected);
+          assert.throws(
+            () => verify(c),
+            (e) => e instanceof AppError && e.code === expected,
+          );
           // A binding case carries a good signature, so the refusal above came from the binding alone.
           if (expected !== 'bad_signature' && expected !== 'invalid_message') assert.doesNotThrow(() => verify(c, { bindings: false }));
         });
       } else {
         // These were edited without re-signing: any refusal will do, but not only the signature's.
         it(`refuses "${name}"`, () => {
-          assert.throws(() => verify(c), (e) => e instanceof AppError);
-          if (!SIGNATURE_CASES.has(name)) assert.throws(() => verify(c, { signature: false }), (e) => e instanceof AppError);
+          assert.throws(
+            () => verify(c),
+            (e) => e instanceof AppError,
+          );
+          if (!SIGNATURE_CASES.has(name))
+            assert.throws(
+              () => verify(c, { signature: false }),
+              (e) => e instanceof AppError,
+            );
         });
       }
     });

@@ -60,7 +60,10 @@ describe('checkBindings', () => {
   it('compares expiry as instants, whatever the time zone offset', () => {
     const { withFields, expect, at, code } = setup();
     // 05:00+02:00 is 03:00Z, already past at 03:05Z.
-    assert.throws(() => checkBindings(withFields({ expirationTime: '2025-01-02T05:00:00+02:00' }), { ...expect, now: at('2025-01-02T03:05:00Z') }), code('expired'));
+    assert.throws(
+      () => checkBindings(withFields({ expirationTime: '2025-01-02T05:00:00+02:00' }), { ...expect, now: at('2025-01-02T03:05:00Z') }),
+      code('expired'),
+    );
   });
 
   it('refuses a message for another domain', () => {

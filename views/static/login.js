@@ -33,7 +33,10 @@
     if (res.ok) return data;
     // A proxy's 502/503/504 page is no answer from us: the same as not reaching the server.
     if (!data.error && res.status >= 500) throw Object.assign(new Error(t('error.unreachable')), { code: 'unreachable' });
-    throw Object.assign(new Error(data.error_description || t('error.http', { status: String(res.status) })), { code: data.error || 'server_error', server: true });
+    throw Object.assign(new Error(data.error_description || t('error.http', { status: String(res.status) })), {
+      code: data.error || 'server_error',
+      server: true,
+    });
   }
 
   const toHex = (text) => `0x${Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, '0')).join('')}`;
