@@ -1,52 +1,116 @@
-// One error model for the whole app: every refusal carries a stable `code` that clients and tests match on.
+// One error family for the server and the CLI: every error we raise on purpose carries a stable
+// `code`, the HTTP status it answers with, whether its message may be shown to the caller, and the
+// exit code the CLI ends with. Anything that is not a WalletOidcError is a bug: logged, answered as a
+// 500 without detail (as oidc-provider masks non-exposed errors), exit code 1.
 
-/** Reason codes a client of the login contract can receive. Stable: never rename one. */
+/**
+ * Reason codes a client of the login contract can receive (docs/login-contract.md lists them; a test
+ * keeps the two equal). Stable: never rename one. `final` marks refusals that no retry on the login
+ * page can fix: the sign-in must start again at the application (the page reads this list).
+ */
 export const REASONS = {
-  invalid_request: 400,
-  invalid_message: 400,
-  chain_not_allowed: 400,
-  address_invalid: 400,
-  nonce_unknown: 400,
-  nonce_used: 409,
-  expired: 400,
-  message_mismatch: 400,
+  invalid_request: { status: 400, final: false, summary: 'the body, a parameter or the content type is wrong' },
+  invalid_message: { status: 400, final: false, summary: 'not an EIP-4361 message with a Nonce line' },
+  chain_not_allowed: { status: 400, final: false, summary: 'the chain id is not in ALLOWED_CHAINS' },
+  address_invalid: { status: 400, final: false, summary: 'the address is not an Ethereum address' },
+  nonce_unknown: { status: 400, final: false, summary: 'the message carries a nonce this login never issued' },
+  nonce_used: { status: 409, final: false, summary: 'the challenge was already used (replay, or a concurrent copy lost)' },
+  expired: { status: 400, final: false, summary: 'the challenge expired; ask for a new one' },
+  message_mismatch: { status: 400, final: false, summary: 'the message differs, byte for byte, from the one issued' },
   // Reserved: /verify compares the message byte for byte first, so a changed domain answers message_mismatch.
-  domain_mismatch: 400,
-  bad_signature: 401,
-  interaction_not_found: 400,
-  wrong_prompt: 409,
-  too_many_challenges: 429,
-  unsupported_media_type: 415,
-  payload_too_large: 413,
-} as const;
+  domain_mismatch: { status: 400, final: false, summary: 'reserved: the message names another domain' },
+  bad_signature: { status: 401, final: false, summary: 'the signature was not made by the address in the message' },
+  interaction_not_found: { status: 400, final: true, summary: 'the login expired or belongs to another browser' },
+  wrong_prompt: { status: 409, final: true, summary: 'the login is at another step (login or consent)' },
+  too_many_challenges: { status: 429, final: true, summary: 'this login asked for too many challenges' },
+  unsupported_media_type: { status: 415, final: false, summary: 'send application/json' },
+  payload_too_large: { status: 413, final: false, summary: 'the request body is over 16 kB' },
+  // Reserved for the coming work: a contract wallet's chain could not be asked, and rate limits.
+  verifier_unavailable: { status: 503, final: false, summary: "reserved: the chain that verifies a contract wallet's signature did not answer" },
+  rate_limited: { status: 429, final: false, summary: 'too many requests from this address or for this login; wait and try again' },
+} as const satisfies Record<string, { status: number; final: boolean; summary: string }>;
 
 export type ReasonCode = keyof typeof REASONS;
 
-/**
- * An error whose message is safe to show the caller. Anything that is not an AppError is
- * treated as a bug: logged, and answered as a 500 without detail (as oidc-provider's
- * err_out masks non-exposed errors).
- */
-export class AppError extends Error {
-  readonly code: ReasonCode;
+/** The reason codes no retry on the login page can fix, for the page (it reads them from the server). */
+export const FINAL_REASONS = (Object.keys(REASONS) as ReasonCode[]).filter((code) => REASONS[code].final);
+
+/** CLI exit codes: 0 done, 1 failure (a bug, the database down), 2 bad usage, input or configuration. */
+export const EXIT = { failure: 1, usage: 2 } as const;
+
+export interface WalletOidcErrorOptions {
+  status?: number;
+  expose?: boolean;
+  exitCode?: number;
+  cause?: unknown;
+}
+
+/** The base of every error raised on purpose. */
+export class WalletOidcError extends Error {
+  readonly code: string;
   readonly status: number;
-  readonly expose = true;
+  /** Whether the message may be shown to an HTTP caller (a CLI user always sees it). */
+  readonly expose: boolean;
+  readonly exitCode: number;
+
+  constructor(code: string, message: string, options: WalletOidcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = options.status ?? 500;
+    this.expose = options.expose ?? this.status < 500;
+    this.exitCode = options.exitCode ?? EXIT.failure;
+  }
+}
+
+/** A refusal of the login contract: a stable reason code and a message safe to show the caller. */
+export class AppError extends WalletOidcError {
+  declare readonly code: ReasonCode;
 
   constructor(code: ReasonCode, description: string, options?: { cause?: unknown }) {
-    super(description, options);
-    this.name = 'AppError';
-    this.code = code;
-    this.status = REASONS[code];
+    super(code, description, { status: REASONS[code].status, expose: true, exitCode: EXIT.usage, cause: options?.cause });
   }
 }
 
 /** A configuration problem; `problems` names every variable that is wrong, all at once. */
-export class ConfigError extends Error {
+export class ConfigError extends WalletOidcError {
   readonly problems: string[];
 
   constructor(problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
+    super('invalid_configuration', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { expose: false, exitCode: EXIT.usage });
     this.problems = problems;
   }
+}
+
+/** Sealed data in the database was written under another ENCRYPTION_KEY. */
+export class WrongKeyError extends WalletOidcError {
+  constructor(keyId: string, expected: string) {
+    super(
+      'wrong_encryption_key',
+      `ENCRYPTION_KEY: data in the database was sealed with key ${keyId}, but the configured key is ${expected}; ` +
+        'start with the key the data was written with',
+      { expose: false, exitCode: EXIT.usage },
+    );
+  }
+}
+
+/** Client metadata oidc-provider would refuse or silently drop (RFC 7591 error codes). */
+export class ClientMetadataError extends WalletOidcError {
+  constructor(code: string, description: string) {
+    super(code, description, { status: 400, exitCode: EXIT.usage });
+  }
+}
+
+/** A command used wrongly or naming something that does not exist. */
+export class UsageError extends WalletOidcError {
+  constructor(message: string) {
+    super('usage', message, { status: 400, exitCode: EXIT.usage });
+  }
+}
+
+/** What the CLI and the server print for an error that stops them, and the exit code. */
+export function describeFatal(err: unknown): { message: string; exitCode: number } {
+  if (err instanceof ClientMetadataError) return { message: `${err.code}: ${err.message}`, exitCode: err.exitCode };
+  if (err instanceof WalletOidcError) return { message: err.message, exitCode: err.exitCode };
+  return { message: err instanceof Error ? (err.stack ?? err.message) : String(err), exitCode: EXIT.failure };
 }

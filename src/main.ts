@@ -2,11 +2,10 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from './config/index.ts';
-import { ConfigError } from './errors.ts';
+import { describeFatal } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { createServer, openStorage } from './services.ts';
 import { sweepExpired } from './db/sweep.ts';
-import { WrongKeyError } from './db/secret-box.ts';
 import { RECOVERY_IMPLEMENTATION } from './siwe/recover.ts';
 
 if (fs.existsSync('.env')) process.loadEnvFile('.env');
@@ -44,10 +43,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof WrongKeyError) {
-    console.error(`wallet-oidc: ${err.message}`);
-  } else {
-    console.error('wallet-oidc: failed to start:', err);
-  }
-  process.exit(1);
+  const { message, exitCode } = describeFatal(err);
+  console.error(`wallet-oidc: ${message}`);
+  process.exit(exitCode);
 });

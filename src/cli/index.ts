@@ -3,20 +3,16 @@ import fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import type { ClientMetadata } from 'oidc-provider';
 import { loadConfig } from '../config/index.ts';
-import { ConfigError } from '../errors.ts';
+import { describeFatal, EXIT, UsageError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { createServer, openStorage, type Storage } from '../services.ts';
 import { migrationStatus } from '../db/knex.ts';
 import { sweepExpired } from '../db/sweep.ts';
-import { WrongKeyError } from '../db/secret-box.ts';
-import { ClientMetadataError, registerClient, updateClient } from '../oidc/clients.ts';
+import { registerClient, updateClient } from '../oidc/clients.ts';
 import { CLIENT_AUTH_METHODS } from '../oidc/provider.ts';
 import type { StoredClient } from '../db/clients.ts';
 
 if (fs.existsSync('.env')) process.loadEnvFile('.env');
-
-/** Exit codes: 0 done, 1 failure, 2 bad usage or input. */
-class UsageError extends Error {}
 
 const config = () => loadConfig(process.env);
 // Logs go to stderr at `warn` unless LOG_LEVEL says otherwise: stdout is the command's answer.
@@ -211,22 +207,9 @@ export function buildCli(): Command {
 buildCli()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof WrongKeyError) {
-      console.error(`wallet-oidc: ${err.message}`);
-      process.exit(2);
-    }
-    if (err instanceof ClientMetadataError) {
-      console.error(`wallet-oidc: ${err.code}: ${err.message}`);
-      process.exit(2);
-    }
-    if (err instanceof CommanderError) {
-      // commander has already printed the problem (or the help, exit code 0).
-      process.exit(err.exitCode === 0 ? 0 : 2);
-    }
-    if (err instanceof UsageError) {
-      console.error(`wallet-oidc: ${err.message}`);
-      process.exit(2);
-    }
-    console.error('wallet-oidc:', err);
-    process.exit(1);
+    // commander has already printed the problem (or the help, exit code 0).
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT.usage);
+    const { message, exitCode } = describeFatal(err);
+    console.error(`wallet-oidc: ${message}`);
+    process.exit(exitCode);
   });

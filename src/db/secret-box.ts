@@ -1,21 +1,12 @@
 // Seals secrets at rest (client secrets, private signing keys) with AES-256-GCM under ENCRYPTION_KEY.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { WrongKeyError } from '../errors.ts';
 
 export interface SecretBox {
   /** A short id of the key, stored beside each sealed value so a wrong key is named, not guessed. */
   readonly keyId: string;
   seal(plaintext: string): string;
   open(sealed: string): string;
-}
-
-export class WrongKeyError extends Error {
-  constructor(keyId: string, expected: string) {
-    super(
-      `ENCRYPTION_KEY: data in the database was sealed with key ${keyId}, but the configured key is ${expected}; ` +
-        'start with the key the data was written with',
-    );
-    this.name = 'WrongKeyError';
-  }
 }
 
 export function createSecretBox(key: Buffer): SecretBox {

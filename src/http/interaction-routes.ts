@@ -5,7 +5,7 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
+import { AppError, FINAL_REASONS } from '../errors.ts';
 import type { AccountStore } from '../db/accounts.ts';
 import type { LoginEventStore, LoginEvent } from '../db/login-events.ts';
 import type { SiweService, Clock } from '../siwe/challenge.ts';
@@ -157,6 +157,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
         chains,
         // The page's script reads these from data attributes: no inline script under the CSP.
         texts: pages.texts,
+        finalReasons: FINAL_REASONS,
         deepLinks: walletDeepLinks(elsewhere),
         qr: await qrDataUrl(elsewhere),
       });

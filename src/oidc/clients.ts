@@ -4,15 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
 import type { ClientStore, StoredClient } from '../db/clients.ts';
-
-export class ClientMetadataError extends Error {
-  readonly code: string;
-  constructor(code: string, description: string) {
-    super(description);
-    this.name = 'ClientMetadataError';
-    this.code = code;
-  }
-}
+import { ClientMetadataError } from '../errors.ts';
 
 type ClientClass = new (metadata: ClientMetadata) => { metadata(): Record<string, unknown> };
 // needsSecret is public in oidc-provider's Client (lib/models/client.js) though its types omit it.

@@ -38,7 +38,7 @@ describe('the server process', () => {
 
   it('refuses to start in production on an http issuer or without explicit secrets, naming each variable', async () => {
     const res = await run('src/main.ts', [], { ...db.env, NODE_ENV: 'production', ISSUER: 'http://id.example.com' });
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 2);
     assert.match(res.stderr, /ISSUER: must be an https URL/);
     assert.match(res.stderr, /COOKIE_KEYS: required/);
     assert.match(res.stderr, /ENCRYPTION_KEY: required/);
@@ -53,13 +53,13 @@ describe('the server process', () => {
       ENCRYPTION_KEY: 'ab'.repeat(32),
     };
     const res = await run('src/main.ts', [], env);
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 2);
     assert.match(res.stderr, /TRUST_PROXY: /);
   });
 
   it('names a malformed variable', async () => {
     const res = await run('src/main.ts', [], { ...db.env, PORT: 'eighty' });
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 2);
     assert.match(res.stderr, /PORT: must be a whole number/);
   });
 });

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createSecretBox, WrongKeyError } from '../../src/db/secret-box.ts';
+import { createSecretBox } from '../../src/db/secret-box.ts';
+import { WrongKeyError } from '../../src/errors.ts';
 
 function setup() {
   const box = createSecretBox(randomBytes(32));
