@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import knex from 'knex';
 import { loadConfig } from '../src/config/index.ts';
+import { createContext, PROJECT_ROOT } from '../src/context.ts';
 import { createLogger } from '../src/logger.ts';
 import { registerClient } from '../src/oidc/clients.ts';
-import { createServer, openStorage, PROJECT_ROOT } from '../src/services.ts';
 
 const smoke = process.argv.includes('--smoke');
 const growth = !smoke && !process.argv.includes('--no-growth');
@@ -179,14 +179,13 @@ async function main(): Promise<void> {
     };
     // The issuer is https (production mode) but the bench talks plain http on loopback, as a TLS proxy would.
     const issuerForClients = `http://127.0.0.1:${port}`;
-    const storage = await openStorage(loadConfig(env), { logger: createLogger('warn') });
-    const { provider } = await createServer(loadConfig(env), storage, { logger: createLogger('warn') });
-    const client = await registerClient(provider, storage.clients, {
+    const ctx = await createContext(loadConfig(env), { logger: createLogger('warn') });
+    const client = await registerClient(ctx.provider, ctx.stores.clients, {
       client_name: 'bench',
       redirect_uris: [REDIRECT_URI],
       token_endpoint_auth_method: 'client_secret_post',
     });
-    await storage.db.destroy();
+    await ctx.close();
 
     const targets: Array<() => Promise<{ target: Target; child: ChildProcess }>> = [
       async () => {

@@ -1,16 +1,14 @@
-// The benchmarked server: the same wiring as src/main.ts (services.ts), plus a count of database
-// queries, printed as `queries <n>` on SIGUSR2 so bench/run.ts can report queries per login.
+// The benchmarked server: the same context as src/main.ts, plus a count of database queries,
+// printed as `queries <n>` on SIGUSR2 so bench/run.ts can report queries per login.
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config/index.ts';
-import { createLogger } from '../src/logger.ts';
-import { createServer, openStorage } from '../src/services.ts';
+import { createContext } from '../src/context.ts';
+import { createApp } from '../src/http/app.ts';
 
 const config = loadConfig(process.env);
-const logger = createLogger(config.logLevel);
-const storage = await openStorage(config, { logger });
+const ctx = await createContext(config);
 let queries = 0;
-storage.db.on('query', () => queries++);
-const { app } = await createServer(config, storage, { logger });
-const server = app.listen(config.port, '127.0.0.1', () => console.log(`listening ${(server.address() as AddressInfo).port}`));
+ctx.database!.knex.on('query', () => queries++);
+const server = createApp(ctx).listen(config.port, '127.0.0.1', () => console.log(`listening ${(server.address() as AddressInfo).port}`));
 process.on('SIGUSR2', () => console.log(`queries ${queries}`));
-process.once('SIGTERM', () => server.close(() => void storage.db.destroy().then(() => process.exit(0))));
+process.once('SIGTERM', () => server.close(() => void ctx.close().then(() => process.exit(0))));

@@ -1,29 +1,26 @@
-// Composition root: loadConfig → openStorage → createServer → listen, plus the sweep and shutdown.
-import fs from 'node:fs';
+// The server: configuration → context → HTTP app → listen, plus the periodic sweep and a clean shutdown.
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from './config/index.ts';
-import { describeFatal } from './errors.ts';
-import { createLogger } from './logger.ts';
-import { createServer, openStorage } from './services.ts';
+import { createContext } from './context.ts';
 import { sweepExpired } from './db/sweep.ts';
-import { RECOVERY_IMPLEMENTATION } from './siwe/recover.ts';
-
-if (fs.existsSync('.env')) process.loadEnvFile('.env');
+import { readEnvironment } from './env.ts';
+import { describeFatal } from './errors.ts';
+import { createApp } from './http/app.ts';
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
-  const logger = createLogger(config.logLevel);
-  const storage = await openStorage(config, { logger });
-  const { app } = await createServer(config, storage, { logger });
-
-  const server = app.listen(config.port, config.host);
+  const config = loadConfig(readEnvironment());
+  const ctx = await createContext(config);
+  const { logger } = ctx;
+  const server = createApp(ctx).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;
-  logger.info({ issuer: config.issuer.origin, port, database: config.database.kind, signatureRecovery: RECOVERY_IMPLEMENTATION }, 'wallet-oidc listening');
+  logger.info({ issuer: config.issuer.origin, port, database: config.database.kind, signatureRecovery: ctx.signatureRecovery }, 'wallet-oidc listening');
 
+  const database = ctx.database;
   const sweep = async () => {
+    if (!database) return;
     try {
-      const counts = await sweepExpired(storage.db, { now: new Date(), loginEventRetentionDays: config.loginEventRetentionDays });
+      const counts = await sweepExpired(database.knex, { now: ctx.clock(), loginEventRetentionDays: config.loginEventRetentionDays });
       logger.debug({ counts }, 'swept expired rows');
     } catch (err) {
       logger.error({ err }, 'sweep failed');
@@ -34,7 +31,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     clearInterval(sweeper);
-    server.close(() => void storage.db.destroy().finally(() => process.exit(0)));
+    server.close(() => void ctx.close().finally(() => process.exit(0)));
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 10_000).unref();
   };

@@ -1,29 +1,45 @@
 // The command line: migrations, clients, signing keys and the sweep, on the same modules as the server.
-import fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import type { ClientMetadata } from 'oidc-provider';
 import { loadConfig } from '../config/index.ts';
-import { describeFatal, EXIT, UsageError } from '../errors.ts';
-import { createLogger } from '../logger.ts';
-import { createServer, openStorage, type Storage } from '../services.ts';
+import { createContext, openDatabase, type AppContext, type Database, type Stores } from '../context.ts';
+import { systemClock } from '../clock.ts';
 import { migrationStatus } from '../db/knex.ts';
 import { sweepExpired } from '../db/sweep.ts';
+import { readEnvironment } from '../env.ts';
+import { describeFatal, EXIT, UsageError } from '../errors.ts';
+import { createLogger } from '../logger.ts';
 import { registerClient, updateClient } from '../oidc/clients.ts';
+import type { StoredClient } from '../oidc/ports.ts';
 import { CLIENT_AUTH_METHODS } from '../oidc/provider.ts';
-import type { StoredClient } from '../db/clients.ts';
 
-if (fs.existsSync('.env')) process.loadEnvFile('.env');
+function configure() {
+  const env = readEnvironment();
+  const config = loadConfig(env);
+  // Logs go to stderr at `warn` unless LOG_LEVEL says otherwise: stdout is the command's answer.
+  const logger = createLogger(env.LOG_LEVEL === undefined ? 'warn' : config.logLevel, 2);
+  return { config, logger };
+}
 
-const config = () => loadConfig(process.env);
-// Logs go to stderr at `warn` unless LOG_LEVEL says otherwise: stdout is the command's answer.
-const logger = () => createLogger(process.env.LOG_LEVEL === undefined ? 'warn' : config().logLevel, 2);
-
-async function withStorage<T>(fn: (storage: Storage) => Promise<T>): Promise<T> {
-  const storage = await openStorage(config(), { logger: logger() });
+/** The database and its stores: what most commands need. */
+async function withStores<T>(fn: (opened: { database: Database; stores: Stores }) => Promise<T>): Promise<T> {
+  const { config, logger } = configure();
+  const opened = await openDatabase(config, systemClock, logger);
   try {
-    return await fn(storage);
+    return await fn(opened);
   } finally {
-    await storage.db.destroy();
+    await opened.database.knex.destroy();
+  }
+}
+
+/** The whole context: for commands that validate client metadata with oidc-provider's own schema. */
+async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const { config, logger } = configure();
+  const ctx = await createContext(config, { logger });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
   }
 }
 
@@ -85,16 +101,13 @@ export function buildCli(): Command {
     .command('migrate')
     .description('apply pending database migrations (the server also does this at start-up)')
     .action(async () => {
-      await withStorage(async ({ db }) => {
-        const { done } = await migrationStatus(db);
+      await withStores(async ({ database }) => {
+        const { done } = await migrationStatus(database.knex);
         console.log(`database is up to date (${done.length} migrations applied)`);
       });
     });
 
   const clients = program.command('clients').description('manage OAuth clients (relying parties)');
-
-  const withProvider = <T>(fn: (storage: Storage, provider: Awaited<ReturnType<typeof createServer>>['provider']) => Promise<T>) =>
-    withStorage(async (storage) => fn(storage, (await createServer(config(), storage, { logger: logger() })).provider));
 
   clients
     .command('add')
@@ -109,7 +122,7 @@ export function buildCli(): Command {
       const metadata = { ...parseMetadata(opts.metadata), ...flagsToMetadata(opts) } as Omit<ClientMetadata, 'client_id'>;
       // Stored explicitly, so a later change of the default never changes how an existing client authenticates.
       metadata.token_endpoint_auth_method ??= 'client_secret_post';
-      const client = await withProvider((storage, provider) => registerClient(provider, storage.clients, metadata));
+      const client = await withContext(({ provider, stores }) => registerClient(provider, stores.clients, metadata));
       printClient(client, opts.json);
     });
 
@@ -119,7 +132,7 @@ export function buildCli(): Command {
     .description('print one client (without its secret)')
     .option('--json', 'print JSON', false)
     .action(async (clientId: string, opts: { json: boolean }) => {
-      const client = await withStorage(({ clients: store }) => store.find(clientId));
+      const client = await withStores(({ stores }) => stores.clients.find(clientId));
       if (!client) throw new UsageError(`no client with id ${clientId}`);
       const { client_secret: _secret, ...shown } = client;
       printClient(shown as StoredClient, opts.json);
@@ -139,9 +152,9 @@ export function buildCli(): Command {
     .option('--json', 'print JSON', false)
     .action(async (clientId: string, opts: ClientFlags & { rotateSecret: boolean; json: boolean }) => {
       const patch = { ...parseMetadata(opts.metadata), ...flagsToMetadata(opts) };
-      const { before, after } = await withProvider(async (storage, provider) => ({
-        before: await storage.clients.find(clientId),
-        after: await updateClient(provider, storage.clients, clientId, patch, { rotateSecret: opts.rotateSecret }),
+      const { before, after } = await withContext(async ({ provider, stores }) => ({
+        before: await stores.clients.find(clientId),
+        after: await updateClient(provider, stores.clients, clientId, patch, { rotateSecret: opts.rotateSecret }),
       }));
       if (!after) throw new UsageError(`no client with id ${clientId}`);
       // The secret is printed only when it is new.
@@ -154,7 +167,7 @@ export function buildCli(): Command {
     .description('list clients (secrets are not shown)')
     .option('--json', 'print JSON', false)
     .action(async (opts: { json: boolean }) => {
-      const list = await withStorage(({ clients: store }) => store.list());
+      const list = await withStores(({ stores }) => stores.clients.list());
       const shown = list.map(({ client_secret: _secret, ...rest }) => rest);
       if (opts.json) {
         console.log(JSON.stringify(shown, null, 2));
@@ -169,7 +182,7 @@ export function buildCli(): Command {
     .argument('<client_id>')
     .description('delete a client; its tokens stop working')
     .action(async (clientId: string) => {
-      const removed = await withStorage(({ clients: store }) => store.remove(clientId));
+      const removed = await withStores(({ stores }) => stores.clients.remove(clientId));
       if (!removed) throw new UsageError(`no client with id ${clientId}`);
       console.log(`removed ${clientId}`);
     });
@@ -179,9 +192,9 @@ export function buildCli(): Command {
     .command('list')
     .description('list signing keys, the active one first')
     .action(async () => {
-      const list = await withStorage(async ({ signingKeys }) => {
-        await signingKeys.ensure();
-        return signingKeys.list();
+      const list = await withStores(async ({ stores }) => {
+        await stores.signingKeys.ensure();
+        return stores.signingKeys.list();
       });
       list.forEach((k, i) => console.log(`${k.kid}\t${k.alg}${i === 0 ? '\tactive' : ''}`));
     });
@@ -189,7 +202,7 @@ export function buildCli(): Command {
     .command('rotate')
     .description('add a new signing key and make it active; older keys stay published (restart servers to pick it up)')
     .action(async () => {
-      const kid = await withStorage(({ signingKeys }) => signingKeys.rotate());
+      const kid = await withStores(({ stores }) => stores.signingKeys.rotate());
       console.log(`new active key ${kid}`);
     });
 
@@ -197,7 +210,9 @@ export function buildCli(): Command {
     .command('sweep')
     .description('delete expired rows now (the server also does this periodically)')
     .action(async () => {
-      const counts = await withStorage(({ db }) => sweepExpired(db, { now: new Date(), loginEventRetentionDays: config().loginEventRetentionDays }));
+      const counts = await withStores(({ database }) =>
+        sweepExpired(database.knex, { now: systemClock(), loginEventRetentionDays: configure().config.loginEventRetentionDays }),
+      );
       console.log(JSON.stringify(counts));
     });
 

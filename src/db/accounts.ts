@@ -1,28 +1,9 @@
 // Accounts: created on a wallet's first login and kept (first and last login, login count).
 import type { Db } from './knex.ts';
-import { loginEventRow, type LoginEvent } from './login-events.ts';
-import { createSql } from './sql.ts';
-
-export type WalletType = 'eoa';
-
-export interface Account {
-  id: string;
-  sub: string;
-  address: string;
-  walletType: WalletType;
-  firstLoginAt: Date;
-  lastLoginAt: Date;
-  loginCount: number;
-}
-
-export interface AccountStore {
-  /**
-   * Creates the account on first login, otherwise counts the login, and writes the login's
-   * event beside it when given: one statement, one round trip, either way.
-   */
-  recordLogin(input: { sub: string; address: string; walletType: WalletType; at: Date }, event?: LoginEvent): Promise<Account>;
-  find(sub: string): Promise<Account | undefined>;
-}
+import { loginEventRow } from './login-events.ts';
+import type { Sql } from './sql.ts';
+import type { Account, AccountStore } from '../oidc/ports.ts';
+import type { WalletType } from '../siwe/ports.ts';
 
 type Row = {
   id: string;
@@ -54,8 +35,7 @@ const UPSERT_WITH_EVENT = `WITH account AS (${UPSERT}),
   event AS (INSERT INTO login_events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map((_, i) => `$${i + 5}`).join(', ')}))
   SELECT * FROM account`;
 
-export function createAccountStore(db: Db): AccountStore {
-  const sql = createSql(db);
+export function createAccountStore(db: Db, sql: Sql): AccountStore {
   return {
     async recordLogin({ sub, address, walletType, at }, event) {
       const account = [sub, address, walletType, at];

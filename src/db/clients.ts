@@ -1,26 +1,13 @@
-// OAuth clients (RFC 7591 metadata) kept in oidc_clients, secrets sealed; also oidc-provider's Client adapter.
-import { LRUCache } from 'lru-cache';
-import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+// OAuth clients (RFC 7591 metadata) kept in oidc_clients, secrets sealed under ENCRYPTION_KEY.
+import type { ClientMetadata } from 'oidc-provider';
+import type { Clock } from '../clock.ts';
+import type { ClientStore, StoredClient } from '../oidc/ports.ts';
 import type { Db } from './knex.ts';
 import type { SecretBox } from './secret-box.ts';
 
-export interface StoredClient extends ClientMetadata {
-  client_id: string;
-  created_at?: string;
-  updated_at?: string;
-}
-
-export interface ClientStore {
-  /** Stores metadata as given: validate it first (oidc/clients.ts). */
-  save(metadata: ClientMetadata): Promise<void>;
-  find(clientId: string): Promise<StoredClient | undefined>;
-  list(): Promise<StoredClient[]>;
-  remove(clientId: string): Promise<boolean>;
-}
-
 type Row = { client_id: string; metadata: ClientMetadata; secret_sealed: string | null; created_at: Date; updated_at: Date };
 
-export function createClientStore(db: Db, box: SecretBox): ClientStore {
+export function createClientStore(db: Db, box: SecretBox, clock: Clock): ClientStore {
   const fromRow = (row: Row): StoredClient => ({
     ...row.metadata,
     client_id: row.client_id,
@@ -31,7 +18,7 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
 
   const save = async (metadata: ClientMetadata): Promise<void> => {
     const { client_id, client_secret, ...rest } = metadata;
-    const now = new Date();
+    const now = clock();
     await db('oidc_clients')
       .insert({
         client_id,
@@ -59,40 +46,5 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
     async remove(clientId) {
       return (await db('oidc_clients').where({ client_id: clientId }).delete()) > 0;
     },
-  };
-}
-
-/**
- * oidc-provider's adapter for the Client model, over the same table (static clients are not used).
- * A login looks its client up five times; found clients are kept for `cacheTtlSeconds` (0: never),
- * so a change made by another instance or the CLI takes at most that long to apply everywhere.
- */
-export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number): Adapter {
-  const unsupported = async (): Promise<never> => {
-    throw new Error('not applicable to clients');
-  };
-  const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
-  return {
-    async find(id) {
-      const cached = cache?.get(id);
-      if (cached) return structuredClone(cached);
-      const client = await store.find(id);
-      if (!client) return undefined;
-      const { created_at: _c, updated_at: _u, ...metadata } = client;
-      cache?.set(id, metadata as AdapterPayload);
-      return structuredClone(metadata) as AdapterPayload;
-    },
-    async upsert(id, payload) {
-      cache?.delete(id);
-      await store.save({ ...(payload as ClientMetadata), client_id: id });
-    },
-    async destroy(id) {
-      cache?.delete(id);
-      await store.remove(id);
-    },
-    findByUid: unsupported,
-    findByUserCode: unsupported,
-    consume: unsupported,
-    revokeByGrantId: unsupported,
   };
 }

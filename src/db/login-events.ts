@@ -1,22 +1,7 @@
 // Login events: every accepted and every refused login, with its reason code, for audit.
 import type { Db } from './knex.ts';
-
-export interface LoginEvent {
-  at: Date;
-  outcome: 'success' | 'refused';
-  reason?: string | undefined;
-  interactionUid?: string | undefined;
-  clientId?: string | undefined;
-  address?: string | undefined;
-  chainId?: number | undefined;
-  sub?: string | undefined;
-  ip?: string | undefined;
-  userAgent?: string | undefined;
-}
-
-export interface LoginEventStore {
-  record(event: LoginEvent): Promise<void>;
-}
+import type { LoginEventStore } from '../http/ports.ts';
+import type { LoginEvent } from '../observer.ts';
 
 export function loginEventRow(e: LoginEvent) {
   return {

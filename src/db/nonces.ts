@@ -1,26 +1,6 @@
 // SIWE nonces: each stored with the exact message issued, bound to one interaction, consumed once.
-import type { Db } from './knex.ts';
-import { createSql } from './sql.ts';
-
-export interface IssuedNonce {
-  nonce: string;
-  interactionUid: string;
-  clientId: string;
-  address: string;
-  chainId: number;
-  message: string;
-  issuedAt: Date;
-  expiresAt: Date;
-}
-
-export type ConsumeResult = { status: 'consumed'; issued: IssuedNonce } | { status: 'used' } | { status: 'unknown' };
-
-export interface NonceStore {
-  /** Stores the nonce unless its interaction already has `limit` challenges; returns whether it was stored. */
-  insert(issued: IssuedNonce, limit: number): Promise<boolean>;
-  /** Atomically marks the nonce used: of any number of concurrent calls, exactly one gets `consumed`. */
-  consume(nonce: string, interactionUid: string, now: Date): Promise<ConsumeResult>;
-}
+import type { Sql } from './sql.ts';
+import type { NonceStore } from '../siwe/ports.ts';
 
 type Row = {
   nonce: string;
@@ -45,8 +25,7 @@ const CONSUME = `UPDATE siwe_nonces SET consumed_at = $3
   RETURNING nonce, interaction_uid, client_id, address, chain_id, message, issued_at, expires_at`;
 const SEEN = 'SELECT 1 FROM siwe_nonces WHERE nonce = $1 AND interaction_uid = $2';
 
-export function createNonceStore(db: Db): NonceStore {
-  const sql = createSql(db);
+export function createNonceStore(sql: Sql): NonceStore {
   return {
     async insert(n, limit) {
       // Each challenge takes the next slot of its interaction; the unique (interaction_uid, slot)

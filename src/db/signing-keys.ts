@@ -1,28 +1,15 @@
 // RS256 signing keys: generated on first start, sealed in the database, published newest first.
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { JWK } from 'oidc-provider';
+import type { Clock } from '../clock.ts';
+import type { SigningKeyStore } from '../oidc/ports.ts';
 import type { Db } from './knex.ts';
 import type { SecretBox } from './secret-box.ts';
+import { generateRsaJwk } from '../oidc/keys.ts';
 
-export interface SigningKeys {
-  /** Private JWKs, newest first: oidc-provider signs with the first of an algorithm and publishes all. */
-  list(): Promise<JWK[]>;
-  /** Adds a new key that becomes the active one; older keys stay published so their tokens still verify. */
-  rotate(): Promise<string>;
-  /** Generates a key when none exists yet. */
-  ensure(): Promise<void>;
-}
-
-function generateRsaJwk(): JWK {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = privateKey.export({ format: 'jwk' }) as JWK;
-  return { ...jwk, kid: randomUUID(), alg: 'RS256', use: 'sig' };
-}
-
-export function createSigningKeys(db: Db, box: SecretBox): SigningKeys {
+export function createSigningKeys(db: Db, box: SecretBox, clock: Clock): SigningKeyStore {
   const insertKey = async (q: Db): Promise<string> => {
     const jwk = generateRsaJwk();
-    await q('signing_keys').insert({ kid: jwk.kid, alg: jwk.alg, private_jwk_sealed: box.seal(JSON.stringify(jwk)), created_at: new Date() });
+    await q('signing_keys').insert({ kid: jwk.kid, alg: jwk.alg, private_jwk_sealed: box.seal(JSON.stringify(jwk)), created_at: clock() });
     return jwk.kid as string;
   };
   return {

@@ -3,22 +3,13 @@ import path from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
 import serve from 'koa-static';
-import type Provider from 'oidc-provider';
-import type { Logger } from '../logger.ts';
-import { createInteractionRouter, type InteractionDeps } from './interaction-routes.ts';
+import type { AppContext } from '../context.ts';
+import { createInteractionPages } from './interaction-pages.ts';
+import { createLoginApi } from './login-api.ts';
 
-export interface AppDeps extends InteractionDeps {
-  /** Resolves when the database answers (services.ts runs SELECT 1). */
-  checkHealth: () => Promise<void>;
-  provider: Provider;
-  logger: Logger;
-  trustProxy: boolean;
-  viewsDir: string;
-}
-
-export function createApp(deps: AppDeps): Koa {
+export function createApp(deps: AppContext): Koa {
   const app = new Koa();
-  app.proxy = deps.trustProxy;
+  app.proxy = deps.config.trustProxy;
   // One trusted hop: ctx.ip is the address our proxy saw, not a client-supplied X-Forwarded-For entry.
   app.maxIpsCount = 1;
   app.silent = true;
@@ -45,27 +36,28 @@ export function createApp(deps: AppDeps): Koa {
   });
   app.use(health.routes());
 
-  const staticFiles = serve(path.join(deps.viewsDir, 'static'), { maxage: 3600_000, gzip: false, brotli: false });
+  const staticFiles = serve(path.join(deps.pages.viewsDir, 'static'), { maxage: 3600_000, gzip: false, brotli: false });
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/static/')) return next();
     ctx.path = ctx.path.slice('/static'.length);
     await staticFiles(ctx, next);
   });
 
-  const interactions = createInteractionRouter(deps);
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
+  for (const router of [createLoginApi(deps), createInteractionPages(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
 
   // Everything else is the protocol: oidc-provider answers it on the raw request. Its endpoint URLs
   // (discovery, redirects) derive from the request's host and scheme, so both are pinned to ISSUER:
   // a forged Host or X-Forwarded-* header can never make us advertise another origin.
   const protocol = deps.provider.callback();
-  const issuer = new URL(deps.issuerOrigin);
+  const issuer = deps.config.issuer;
   app.use(async (ctx) => {
     ctx.respond = false;
     ctx.req.headers.host = issuer.host;
     delete ctx.req.headers['x-forwarded-host'];
-    if (deps.trustProxy) ctx.req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+    if (deps.config.trustProxy) ctx.req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
     else delete ctx.req.headers['x-forwarded-proto'];
     await protocol(ctx.req, ctx.res);
   });

@@ -55,6 +55,8 @@ export interface Pages {
   /** The operator's colour as CSS custom properties, served at /static/brand.css. */
   brandCss: string;
   texts: Texts;
+  /** Where the views, their texts and /static/ files are. */
+  viewsDir: string;
   render(
     ctx: Context | { req: IncomingMessage; res: ServerResponse; status: number; type: string; body: unknown },
     view: string,
@@ -104,6 +106,7 @@ export function createPages(opts: { viewsDir: string; brand: Config['brand'] }):
 
   return {
     brandCss,
+    viewsDir: opts.viewsDir,
     texts,
     render,
     provider: {

@@ -1,7 +1,7 @@
 // Accounts as oidc-provider sees them: `sub` rules and the claims each scope grants.
 import { LRUCache } from 'lru-cache';
 import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
-import type { AccountStore, Account } from '../db/accounts.ts';
+import { noNames, type Account, type AccountStore, type NameResolver, type ResolvedName } from './ports.ts';
 
 /** Claims per scope; oidc-provider masks them by the grant (docs: configuration.md#claims). */
 export const CLAIMS = {
@@ -25,20 +25,21 @@ export function displayName(address: string): string {
   return `${address.slice(0, 6)}…${address.slice(-4)}`;
 }
 
-export function claimsFor(account: Account): { sub: string; preferred_username: string; name: string } {
+/** The claims of an account; `resolved` is the name the NameResolver knows for its address, if any. */
+export function claimsFor(account: Account, resolved?: ResolvedName): { sub: string; preferred_username: string; name: string } {
   return {
     sub: account.sub,
     // The address never moves to another person, unlike an ENS name, so brokers can key usernames on it.
     preferred_username: account.address,
-    name: displayName(account.address),
+    name: resolved?.name ?? displayName(account.address),
   };
 }
 
 /**
  * oidc-provider asks for the account at every step of a login (resume, token, userinfo). Claims
- * depend only on fields that never change after creation, so an account found is kept briefly.
+ * other than the name depend only on fields that never change after creation, so an account found is kept briefly.
  */
-export function createFindAccount(accounts: AccountStore): FindAccount {
+export function createFindAccount(accounts: AccountStore, names: NameResolver = noNames): FindAccount {
   const cache = new LRUCache<string, Account>({ max: 10_000, ttl: 60_000 });
   return async (_ctx, sub): Promise<OidcAccount | undefined> => {
     let account = cache.get(sub);
@@ -48,6 +49,7 @@ export function createFindAccount(accounts: AccountStore): FindAccount {
       cache.set(sub, account);
     }
     const found = account;
-    return { accountId: found.sub, claims: () => claimsFor(found) };
+    // Names can change (ENS), so they are asked for on each claims read; the resolver answers from its cache.
+    return { accountId: found.sub, claims: async () => claimsFor(found, await names.lookup(found.address)) };
   };
 }

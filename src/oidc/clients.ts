@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
-import type { ClientStore, StoredClient } from '../db/clients.ts';
+import type { ClientStore, StoredClient } from './ports.ts';
 import { ClientMetadataError } from '../errors.ts';
 
 type ClientClass = new (metadata: ClientMetadata) => { metadata(): Record<string, unknown> };

@@ -1,10 +1,12 @@
 // oidc-provider configured for wallet-oidc. Every non-default option says why; the reference is
 // https://github.com/panva/node-oidc-provider/blob/main/docs/README.md (sections named below).
-import Provider, { errors, type ClientMetadata, type Configuration, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type JWK } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
-import type { AccountStore } from '../db/accounts.ts';
+import type { Observer } from '../observer.ts';
 import { CLAIMS, createFindAccount } from './claims.ts';
+import { loadExistingGrant } from './grants.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
+import type { AccountStore, NameResolver } from './ports.ts';
 
 export interface ProviderPages {
   error: NonNullable<Configuration['renderError']>;
@@ -14,14 +16,14 @@ export interface ProviderPages {
 
 export interface ProviderDeps {
   config: Config;
-  /** Storage for every oidc-provider model (services.ts: Postgres/PGlite); undefined means the library's memory adapter (the benchmark's ceiling). */
-  adapter: Configuration['adapter'] | undefined;
-  /** Clients configured in memory instead of through the adapter (the benchmark's ceiling only). */
-  staticClients?: ClientMetadata[];
+  /** Storage for every oidc-provider model (oidc/adapter.ts over the context's stores). */
+  adapter: NonNullable<Configuration['adapter']>;
   accounts: AccountStore;
+  names: NameResolver;
   signingKeys: JWK[];
   cookieKeys: string[];
   pages: ProviderPages;
+  observer: Observer;
 }
 
 /** Client auth methods offered (docs: clientAuthMethods): what Auth0, Keycloak, Okta and SPAs send. */
@@ -43,32 +45,12 @@ const EXTRA_CLIENT_METADATA: Configuration['extraClientMetadata'] = {
   },
 };
 
-/**
- * Consent for clients that skip it (docs: "Disabling the consent checks"): a grant of exactly what
- * was requested, kept on the existing grant when there is one.
- */
-async function loadExistingGrant(ctx: KoaContextWithOIDC) {
-  const { oidc } = ctx;
-  const client = oidc.client!;
-  const session = oidc.session!;
-  const grantId = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
-  const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
-  if (!client.metadata().skip_consent) return existing;
-  const grant = existing ?? new oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId! });
-  grant.addOIDCScope([...oidc.requestParamScopes].join(' '));
-  const claims = [...oidc.requestParamClaims];
-  if (claims.length) grant.addOIDCClaims(claims);
-  await grant.save();
-  return grant;
-}
-
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, accounts } = deps;
 
   const configuration: Configuration = {
-    ...(deps.adapter ? { adapter: deps.adapter } : {}),
-    ...(deps.staticClients ? { clients: deps.staticClients } : {}),
-    findAccount: createFindAccount(accounts),
+    adapter: deps.adapter,
+    findAccount: createFindAccount(accounts, deps.names),
     claims: CLAIMS as unknown as Configuration['claims'],
     // offline_access yields a refresh token when the client has the refresh_token grant and the
     // request carries prompt=consent (OIDC Core §11; docs: scopes, issueRefreshToken).
@@ -133,5 +115,9 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer.origin, configuration);
   // Behind a TLS-terminating proxy, trust X-Forwarded-* so cookies stay `secure` and URLs https.
   provider.proxy = config.trustProxy;
+  provider.on('server_error', (_ctx, err) => deps.observer.providerProblem({ kind: 'server_error', err }));
+  provider.on('backchannel.error', (_ctx, err, client) =>
+    deps.observer.providerProblem({ kind: 'backchannel_error', err, clientId: client.clientId, uri: client.backchannelLogoutUri }),
+  );
   return provider;
 }

@@ -1,13 +1,11 @@
 // The SIWE login step: issue a challenge bound to an interaction, then verify its signed answer.
-// Knows nothing of Koa or oidc-provider (DESIGN.md: http → oidc → siwe → db).
+// Knows nothing of Koa or oidc-provider (docs/architecture.md: http → oidc → siwe; db implements the ports).
 import { getAddress } from 'ethers';
 import { AppError } from '../errors.ts';
-import type { NonceStore } from '../db/nonces.ts';
+import type { Clock } from '../clock.ts';
 import { buildSiweMessage } from './message.ts';
 import { generateNonce } from './nonce.ts';
-import { checkEoaSignature } from './verify.ts';
-
-export type Clock = () => Date;
+import type { NonceStore, SignatureVerifier, WalletType } from './ports.ts';
 
 /** Bounds the rows one interaction can create; a person needs one, or a few after switching accounts. */
 export const MAX_CHALLENGES_PER_INTERACTION = 20;
@@ -30,7 +28,7 @@ export interface Challenge {
 export interface VerifiedLogin {
   address: string;
   chainId: number;
-  walletType: 'eoa';
+  walletType: WalletType;
   clientId: string;
 }
 
@@ -41,6 +39,7 @@ export interface SiweService {
 
 export interface SiweServiceOptions {
   nonces: NonceStore;
+  verifier: SignatureVerifier;
   clock: Clock;
   issuer: URL;
   allowedChains: readonly number[];
@@ -121,8 +120,8 @@ export function createSiweService(opts: SiweServiceOptions): SiweService {
       if (message !== issued.message) throw new AppError('message_mismatch', 'the message differs from the one issued');
       // The issued message's Expiration Time (EIP-4361 §"Verifying a signed message").
       if (now >= issued.expiresAt) throw new AppError('expired', 'the challenge has expired; ask for a new one');
-      checkEoaSignature(message, signature, issued.address);
-      return { address: issued.address, chainId: issued.chainId, walletType: 'eoa', clientId: issued.clientId };
+      const { walletType } = await opts.verifier.verify({ message, signature, address: issued.address, chainId: issued.chainId });
+      return { address: issued.address, chainId: issued.chainId, walletType, clientId: issued.clientId };
     },
   };
 }

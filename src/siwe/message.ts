@@ -1,6 +1,7 @@
-// EIP-4361 messages: build the exact text we ask a wallet to sign, and parse what comes back.
-// Rendering and grammar are the `siwe` library's; the checks a server relies on are ours,
-// because the reference parsers have been lenient (missing nonce, issued-at, bad dates).
+// EIP-4361 messages: build the exact text we ask a wallet to sign. Rendering and grammar are the
+// `siwe` library's; the checks a server relies on are ours, because the reference parsers have been
+// lenient (missing nonce, issued-at, bad dates). The login never parses a signed message: it compares
+// it byte for byte with the one it issued (challenge.ts); parsing lives in conformance.ts.
 import { SiweMessage } from 'siwe';
 import { getAddress } from 'ethers';
 import { AppError } from '../errors.ts';
@@ -28,7 +29,7 @@ const NONCE = /^[A-Za-z0-9]{8,}$/;
 // EIP-4361: statement = *( reserved / unreserved / " " ), no line break.
 const STATEMENT = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]*$/;
 
-function invalid(description: string): never {
+export function invalid(description: string): never {
   throw new AppError('invalid_message', description);
 }
 
@@ -74,31 +75,4 @@ export function buildSiweMessage(fields: SiweFields): string {
     invalid(`fields do not form a valid EIP-4361 message: ${String((err as Error)?.message ?? err)}`);
   }
   return message.prepareMessage();
-}
-
-/** Parses EIP-4361 text; throws `invalid_message` when the grammar or our checks refuse it. */
-export function parseSiweMessage(text: string): SiweFields {
-  let m: SiweMessage;
-  try {
-    m = new SiweMessage(text);
-  } catch (err) {
-    invalid(`not an EIP-4361 message: ${String((err as Error)?.message ?? err)}`);
-  }
-  const fields: SiweFields = {
-    scheme: m.scheme ?? undefined,
-    domain: m.domain,
-    address: m.address,
-    statement: m.statement ?? undefined,
-    uri: m.uri,
-    version: m.version,
-    chainId: m.chainId,
-    nonce: m.nonce,
-    issuedAt: m.issuedAt as string,
-    expirationTime: m.expirationTime ?? undefined,
-    notBefore: m.notBefore ?? undefined,
-    requestId: m.requestId ?? undefined,
-    resources: m.resources ?? undefined,
-  };
-  checkFields(fields);
-  return fields;
 }

@@ -1,43 +1,64 @@
-// Starts the real app on a random port over a test database, with an optional fixed clock.
+// Starts the real app on a random port, built by createContext like the server: over a test
+// database, or over the in-memory stores (`memory: true`) for protocol-level suites.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ClientMetadata } from 'oidc-provider';
-import { loadConfig, type Config } from '../../src/config/index.ts';
+import type { Clock } from '../../src/clock.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { createContext, type AppContext, type ContextOverrides } from '../../src/context.ts';
+import { createApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/logger.ts';
-import { createServer, openStorage, type Server } from '../../src/services.ts';
+import { createMemoryStores } from '../../src/memory/stores.ts';
 import { registerClient } from '../../src/oidc/clients.ts';
-import type { StoredClient } from '../../src/db/clients.ts';
-import type { Clock } from '../../src/siwe/challenge.ts';
+import type { StoredClient } from '../../src/oidc/ports.ts';
 import type { TestDatabase } from './db.ts';
 
-export interface TestServer extends Server {
+export interface TestServer {
+  ctx: AppContext;
+  provider: AppContext['provider'];
   issuer: string;
   port: number;
-  config: Config;
+  config: AppContext['config'];
   addClient(metadata?: Partial<ClientMetadata>): Promise<StoredClient>;
   close(): Promise<void>;
 }
 
 export const REDIRECT_URI = 'https://rp.example.com/callback';
 
-export async function startTestServer(db: TestDatabase, opts: { env?: Record<string, string>; clock?: Clock; port?: number } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  port?: number;
+  /** Ports or stores to swap in (a verifier, an observer, a rate limiter…). */
+  overrides?: ContextOverrides;
+}
+
+/** A test database (PGlite or Postgres), or 'memory' for the in-memory stores. */
+export async function startTestServer(db: TestDatabase | 'memory', opts: TestServerOptions = {}): Promise<TestServer> {
   const httpServer = http.createServer();
   await new Promise<void>((resolve) => httpServer.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const { port } = httpServer.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
-  const config = loadConfig({ ...db.env, ISSUER: issuer, PORT: String(port), SWEEP_INTERVAL: '0', ...opts.env });
+  const dbEnv = db === 'memory' ? {} : db.env;
+  const config = loadConfig({ ...dbEnv, ISSUER: issuer, PORT: String(port), SWEEP_INTERVAL: '0', ...opts.env });
   const logger = createLogger(process.env.TEST_LOG_LEVEL === undefined ? 'silent' : config.logLevel);
-  const storage = await openStorage(config, { logger });
-  const server = await createServer(config, storage, { logger, ...(opts.clock ? { clock: opts.clock } : {}) });
-  httpServer.on('request', server.app.callback());
+  const clock = opts.clock;
+  const ctx = await createContext(config, {
+    logger,
+    ...(clock ? { clock } : {}),
+    ...(db === 'memory' ? { stores: createMemoryStores(clock ?? (() => new Date())) } : {}),
+    ...opts.overrides,
+  });
+  httpServer.on('request', createApp(ctx).callback());
 
   return {
-    ...server,
+    ctx,
+    provider: ctx.provider,
     issuer,
     port,
     config,
     addClient: (metadata = {}) =>
-      registerClient(server.provider, storage.clients, {
+      registerClient(ctx.provider, ctx.stores.clients, {
         client_name: 'Test RP',
         redirect_uris: [REDIRECT_URI],
         grant_types: ['authorization_code'],
@@ -48,7 +69,7 @@ export async function startTestServer(db: TestDatabase, opts: { env?: Record<str
     async close() {
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      await storage.db.destroy();
+      await ctx.close();
     },
   };
 }

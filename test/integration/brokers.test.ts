@@ -10,7 +10,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createAgent, loginWithWallet, postJson, signIn, startLogin, type Agent } from '../helpers/login.ts';
-import type { StoredClient } from '../../src/db/clients.ts';
+import type { StoredClient } from '../../src/oidc/ports.ts';
 import { displayName } from '../../src/oidc/claims.ts';
 
 const AUTH0_CALLBACK = 'https://tenant.auth0.com/login/callback';

@@ -38,8 +38,8 @@ describeEachDatabase('a restart', (backend) => {
     assert.deepEqual(await jwksOf(server.issuer), jwksBefore, 'the signing keys are the same');
     const kid = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()).kid;
     assert.ok(jwksBefore.keys.some((k) => k.kid === kid));
-    assert.equal((await server.storage.accounts.find(wallet.address))?.loginCount, 1);
-    assert.equal((await server.storage.clients.find(client.client_id))?.client_secret, client.client_secret);
+    assert.equal((await server.ctx.stores.accounts.find(wallet.address))?.loginCount, 1);
+    assert.equal((await server.ctx.stores.clients.find(client.client_id))?.client_secret, client.client_secret);
     const userinfo = await oidc.fetchUserInfo(rp, tokens.access_token, wallet.address);
     assert.equal(userinfo.sub, wallet.address, 'the access token survived');
 

@@ -5,7 +5,7 @@ import { Wallet } from 'ethers';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, REDIRECT_URI } from '../helpers/server.ts';
 import { createAgent, followToClient, postJson, requestChallenge, signIn, startLogin, verify } from '../helpers/login.ts';
-import type { StoredClient } from '../../src/db/clients.ts';
+import type { StoredClient } from '../../src/oidc/ports.ts';
 import { MAX_CHALLENGES_PER_INTERACTION } from '../../src/siwe/challenge.ts';
 
 const TTL = 300;
@@ -38,7 +38,7 @@ async function setup(db: TestDatabase) {
     return { agent, uid };
   };
 
-  const events = (uid: string) => server.storage.db('login_events').where({ interaction_uid: uid }).orderBy('id');
+  const events = (uid: string) => server.ctx.database!.knex('login_events').where({ interaction_uid: uid }).orderBy('id');
 
   return { server, client, authorizationUrl, begin, events, advanceClock: (ms: number) => (offsetMs += ms) };
 }
@@ -191,7 +191,7 @@ describeEachDatabase('the login contract', (backend) => {
       const statuses = results.map((r) => r.status).sort();
       assert.deepEqual(statuses, [200, ...Array(11).fill(409)]);
       assert.ok(results.filter((r) => r.status === 409).every((r) => r.body.error === 'nonce_used'));
-      const successes = await t.server.storage.db('login_events').where({ interaction_uid: uid, outcome: 'success' });
+      const successes = await t.server.ctx.database!.knex('login_events').where({ interaction_uid: uid, outcome: 'success' });
       assert.equal(successes.length, 1);
     });
 
@@ -278,7 +278,7 @@ describeEachDatabase('the login contract', (backend) => {
         const { agent, uid } = await t.begin();
         await followToClient(agent, await signIn(agent, uid, wallet));
       }
-      const account = await t.server.storage.accounts.find(wallet.address);
+      const account = await t.server.ctx.stores.accounts.find(wallet.address);
       assert.equal(account?.loginCount, 2);
       assert.ok(account!.lastLoginAt >= account!.firstLoginAt);
     });

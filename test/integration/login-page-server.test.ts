@@ -7,7 +7,7 @@ import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
 import { createAgent, followToClient, signIn, startLogin, type Agent } from '../helpers/login.ts';
 import { qrDataUrl } from '../../src/http/deep-links.ts';
-import type { StoredClient } from '../../src/db/clients.ts';
+import type { StoredClient } from '../../src/oidc/ports.ts';
 
 const PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
 

@@ -3,12 +3,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
+import { systemClock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { createContext, type AppContext } from '../../src/context.ts';
 import { createDb, migrate } from '../../src/db/knex.ts';
-import { createPayloadAdapter } from '../../src/db/oidc-adapter.ts';
+import { createPayloadStore } from '../../src/db/payloads.ts';
+import { createSql } from '../../src/db/sql.ts';
 import { createLogger } from '../../src/logger.ts';
+import { createPayloadAdapter } from '../../src/oidc/adapter.ts';
 import { registerClient } from '../../src/oidc/clients.ts';
-import { createServer, openStorage, type Server } from '../../src/services.ts';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 
 type Backend = Parameters<Parameters<typeof describeEachDatabase>[1]>[0];
@@ -17,8 +20,9 @@ async function setup(backend: Backend) {
   const database = await backend.create();
   const db = createDb(database.database);
   await migrate(db);
+  const store = createPayloadStore(createSql(db));
   const cleanups: (() => Promise<void>)[] = [];
-  let server: Promise<Server> | undefined;
+  let server: Promise<AppContext> | undefined;
 
   /** A fresh id per call: the suite shares one database. */
   const newId = (prefix = 'id') => `${prefix}-${randomUUID()}`;
@@ -28,7 +32,7 @@ async function setup(backend: Backend) {
     db('oidc_payloads').where({ model, id }).first() as Promise<{ expires_at: Date | null; consumed_at: Date | null } | undefined>;
 
   /**
-   * The whole application wiring (src/services.ts) on its own database: a PGlite directory
+   * The whole application wiring (createContext) on its own database: a PGlite directory
    * admits one connection, so the provider cannot share the adapter tests' database.
    */
   const startProvider = () =>
@@ -36,14 +40,13 @@ async function setup(backend: Backend) {
       const own: TestDatabase = await backend.create();
       cleanups.push(() => own.drop());
       const config = loadConfig({ ...own.env, ISSUER: 'http://127.0.0.1:1', SWEEP_INTERVAL: '0' });
-      const logger = createLogger('silent');
-      const storage = await openStorage(config, { logger });
-      cleanups.unshift(() => storage.db.destroy());
-      return createServer(config, storage, { logger });
+      const app = await createContext(config, { logger: createLogger('silent') });
+      cleanups.unshift(() => app.close());
+      return app;
     })());
 
   return {
-    adapter: (model: string) => createPayloadAdapter(db, model),
+    adapter: (model: string) => createPayloadAdapter(store, model, systemClock),
     newId,
     nowSeconds,
     rawRow,
@@ -282,10 +285,10 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
     });
   });
 
-  describe("through oidc-provider's models, wired by src/services.ts", () => {
+  describe("through oidc-provider's models, wired by createContext", () => {
     async function issue() {
-      const { provider, storage } = await ctx.startProvider();
-      const registered = await registerClient(provider, storage.clients, {
+      const { provider, stores } = await ctx.startProvider();
+      const registered = await registerClient(provider, stores.clients, {
         redirect_uris: ['http://127.0.0.1:1/callback'],
         token_endpoint_auth_method: 'client_secret_post',
       });

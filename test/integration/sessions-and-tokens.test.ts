@@ -11,7 +11,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
 import { createAgent, followToClient, loginWithWallet, requestChallenge, startLogin, type Agent, type TestWallet } from '../helpers/login.ts';
-import type { StoredClient } from '../../src/db/clients.ts';
+import type { StoredClient } from '../../src/oidc/ports.ts';
 
 const POST_LOGOUT_URI = 'https://rp.example.com/logged-out';
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -140,7 +140,7 @@ function relyingParty(server: TestServer) {
     },
     /** Rows the login contract wrote for a client: each challenge and each verify leaves one. */
     loginRows: async (clientId: string) => {
-      const db = server.storage.db;
+      const db = server.ctx.database!.knex;
       const [nonces, events] = await Promise.all([db('siwe_nonces').where({ client_id: clientId }), db('login_events').where({ client_id: clientId })]);
       return nonces.length + events.length;
     },

@@ -4,11 +4,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ClientMetadata } from 'oidc-provider';
 import { createAccountStore } from '../../src/db/accounts.ts';
-import { createClientAdapter, createClientStore } from '../../src/db/clients.ts';
+import { systemClock } from '../../src/clock.ts';
+import { createClientStore } from '../../src/db/clients.ts';
 import { createDb, migrate } from '../../src/db/knex.ts';
 import { createLoginEventStore } from '../../src/db/login-events.ts';
-import { createNonceStore, type IssuedNonce } from '../../src/db/nonces.ts';
-import { createPayloadAdapter } from '../../src/db/oidc-adapter.ts';
+import { createNonceStore } from '../../src/db/nonces.ts';
+import { createPayloadStore } from '../../src/db/payloads.ts';
+import { createSql } from '../../src/db/sql.ts';
+import { createClientAdapter, createPayloadAdapter } from '../../src/oidc/adapter.ts';
+import type { IssuedNonce } from '../../src/siwe/ports.ts';
 import { getOrCreateSecret } from '../../src/db/provider-secrets.ts';
 import { createSecretBox } from '../../src/db/secret-box.ts';
 import { createSigningKeys } from '../../src/db/signing-keys.ts';
@@ -25,9 +29,10 @@ async function setup(backend: Backend) {
   const db = createDb(database.database);
   await migrate(db);
   const box = createSecretBox(randomBytes(32));
-  const nonces = createNonceStore(db);
+  const sql = createSql(db);
+  const nonces = createNonceStore(sql);
   const loginEvents = createLoginEventStore(db);
-  const clients = createClientStore(db, box);
+  const clients = createClientStore(db, box, systemClock);
 
   const newId = (prefix = 'id') => `${prefix}-${randomUUID()}`;
   /** An alphanumeric EIP-4361 nonce. */
@@ -55,7 +60,7 @@ async function setup(backend: Backend) {
   const savePayload = async (now: Date, expiresInMs: number | undefined) => {
     const id = newId();
     const ttl = expiresInMs === undefined ? undefined : (now.getTime() - Date.now() + expiresInMs) / 1000;
-    await createPayloadAdapter(db, 'AccessToken').upsert(id, { jti: id }, ttl);
+    await createPayloadAdapter(createPayloadStore(sql), 'AccessToken', systemClock).upsert(id, { jti: id }, ttl);
     return id;
   };
 
@@ -71,8 +76,8 @@ async function setup(backend: Backend) {
     nonces,
     loginEvents,
     clients,
-    accounts: createAccountStore(db),
-    signingKeys: createSigningKeys(db, box),
+    accounts: createAccountStore(db, sql),
+    signingKeys: createSigningKeys(db, box, systemClock),
     newId,
     newNonce,
     issueNonce,

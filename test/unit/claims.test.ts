@@ -1,7 +1,7 @@
 // Unit tests for `sub` rules and claims (src/oidc/claims.ts), with an in-memory account store.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Account, AccountStore } from '../../src/db/accounts.ts';
+import type { Account, AccountStore } from '../../src/oidc/ports.ts';
 import { CLAIMS, claimsFor, createFindAccount, displayName, subjectFor } from '../../src/oidc/claims.ts';
 
 function setup() {

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { AppError, type ReasonCode } from '../../src/errors.ts';
-import type { IssuedNonce, NonceStore } from '../../src/db/nonces.ts';
+import type { IssuedNonce, NonceStore } from '../../src/siwe/ports.ts';
 import { buildStatement, createSiweService, MAX_CHALLENGES_PER_INTERACTION, type ChallengeRequest } from '../../src/siwe/challenge.ts';
-import { parseSiweMessage } from '../../src/siwe/message.ts';
+import { parseSiweMessage } from '../../src/siwe/conformance.ts';
+import { createEoaVerifier } from '../../src/siwe/eoa-verifier.ts';
+import { chooseRecover } from '../../src/siwe/recover.ts';
 
 /** The NonceStore contract of src/db/nonces.ts in memory: nonce is the key, bound to one interaction, capped per interaction, consumed once. */
 function createMemoryNonceStore() {
@@ -33,7 +35,14 @@ function setup() {
   const { store, rows } = createMemoryNonceStore();
   let now = new Date('2025-01-02T03:04:05.678Z');
   const issuer = new URL('https://id.example.com:8443');
-  const service = createSiweService({ nonces: store, clock: () => new Date(now), issuer, allowedChains: [1, 137], ttlSeconds: 300 });
+  const service = createSiweService({
+    nonces: store,
+    verifier: createEoaVerifier(chooseRecover().recover),
+    clock: () => new Date(now),
+    issuer,
+    allowedChains: [1, 137],
+    ttlSeconds: 300,
+  });
   const wallet = Wallet.createRandom();
   const request: ChallengeRequest = {
     interactionUid: 'uid-abc123',

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../../src/errors.ts';
-import { buildSiweMessage, checkFields, isRfc3339, parseSiweMessage, type SiweFields } from '../../src/siwe/message.ts';
+import { buildSiweMessage, checkFields, isRfc3339, type SiweFields } from '../../src/siwe/message.ts';
+import { parseSiweMessage } from '../../src/siwe/conformance.ts';
 
 function setup() {
   const fields: SiweFields = {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Signature, Wallet } from 'ethers';
-import { createNativeRecover, loadNative, recoverSigner, RECOVERY_IMPLEMENTATION, recoverWithEthers } from '../../src/siwe/recover.ts';
+import { chooseRecover, createNativeRecover, loadNative, recoverWithEthers } from '../../src/siwe/recover.ts';
 
 function setup() {
   const native = loadNative();
@@ -10,9 +10,9 @@ function setup() {
   return { nativeRecover: createNativeRecover(native), wallet: Wallet.createRandom() };
 }
 
-describe('recoverSigner', () => {
+describe('chooseRecover', () => {
   it('uses the native binding on this platform', () => {
-    assert.equal(RECOVERY_IMPLEMENTATION, 'libsecp256k1');
+    assert.equal(chooseRecover().implementation, 'libsecp256k1');
   });
 
   it('recovers the same signer as ethers for 65-byte, v 0/1 and EIP-2098 compact signatures', async () => {
@@ -25,7 +25,7 @@ describe('recoverSigner', () => {
         assert.equal(nativeRecover(message, shape), wallet.address, `${JSON.stringify(message.slice(0, 20))} ${shape.length}`);
         assert.equal(recoverWithEthers(message, shape), wallet.address);
       }
-      assert.equal(recoverSigner(message, signature), wallet.address);
+      assert.equal(chooseRecover().recover(message, signature), wallet.address);
     }
   });
 

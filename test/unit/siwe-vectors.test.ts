@@ -4,8 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { AppError, type ReasonCode } from '../../src/errors.ts';
-import { buildSiweMessage, parseSiweMessage, type SiweFields } from '../../src/siwe/message.ts';
-import { checkBindings, checkEoaSignature } from '../../src/siwe/verify.ts';
+import { buildSiweMessage, type SiweFields } from '../../src/siwe/message.ts';
+import { checkBindings, parseSiweMessage } from '../../src/siwe/conformance.ts';
+import { checkEoaSignature } from '../../src/siwe/eoa-verifier.ts';
+import { chooseRecover } from '../../src/siwe/recover.ts';
+
+const { recover } = chooseRecover();
 
 const VECTORS = new URL('../../../shared/siwe-vectors/', import.meta.url);
 
@@ -38,7 +42,7 @@ function setup(set: 'classic' | 'extended') {
     const message = buildSiweMessage(present(fields));
     const parsed = parseSiweMessage(message);
     if (bindings) checkBindings(parsed, { now: new Date(time ?? parsed.issuedAt), domain: domainBinding, nonce: matchNonce, scheme });
-    if (signature) checkEoaSignature(message, sig, parsed.address);
+    if (signature) checkEoaSignature(recover, message, sig, parsed.address);
   };
   /** Registers a suite for a vector file, when this set has it (the classic set has fewer files). */
   const eachCase = <T>(file: string, register: (name: string, c: T) => void) => {

@@ -1,10 +1,15 @@
-// Unit tests for checking a signed EIP-4361 message (src/siwe/verify.ts): bindings with an injected time, EOA signatures.
+// Unit tests for checking a signed EIP-4361 message: bindings with an injected time (src/siwe/conformance.ts), EOA signatures (src/siwe/eoa-verifier.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { AppError, type ReasonCode } from '../../src/errors.ts';
 import { buildSiweMessage, type SiweFields } from '../../src/siwe/message.ts';
-import { checkBindings, checkEoaSignature, recoverSigner } from '../../src/siwe/verify.ts';
+import { checkBindings } from '../../src/siwe/conformance.ts';
+import { checkEoaSignature as checkWith, createEoaVerifier } from '../../src/siwe/eoa-verifier.ts';
+import { chooseRecover } from '../../src/siwe/recover.ts';
+
+const { recover: recoverSigner } = chooseRecover();
+const checkEoaSignature = (message: string, signature: string, address: string) => checkWith(recoverSigner, message, signature, address);
 
 function setup() {
   const wallet = Wallet.createRandom();
@@ -132,5 +137,14 @@ describe('checkEoaSignature', () => {
     const tampered = message.replace('Sign in to Acme.', 'Sign in to Acmf.');
     assert.notEqual(tampered, message);
     assert.throws(() => checkEoaSignature(tampered, signature, wallet.address), code('bad_signature'));
+  });
+});
+
+describe('createEoaVerifier', () => {
+  it('resolves with the wallet type for the signer, and rejects another address with bad_signature', async () => {
+    const { wallet, message, signature, code } = setup();
+    const verifier = createEoaVerifier(recoverSigner);
+    assert.deepEqual(await verifier.verify({ message, signature, address: wallet.address, chainId: 1 }), { walletType: 'eoa' });
+    await assert.rejects(verifier.verify({ message, signature, address: Wallet.createRandom().address, chainId: 1 }), code('bad_signature'));
   });
 });

@@ -1,0 +1,188 @@
+// The composition root: createContext(config, overrides) builds every long-lived part once (clock,
+// logger, database and stores, ports, the SIWE service, pages, oidc-provider). The server (main.ts),
+// the CLI, the benchmark's in-memory ceiling and the tests all build from it; overrides swap a part
+// (in-memory stores, a test clock, a contract-wallet verifier) without a second wiring.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type Provider from 'oidc-provider';
+import type { JWK } from 'oidc-provider';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config/index.ts';
+import { createAccountStore } from './db/accounts.ts';
+import { createClientStore } from './db/clients.ts';
+import { createDb, migrate, type Db } from './db/knex.ts';
+import { createLoginEventStore } from './db/login-events.ts';
+import { createNonceStore } from './db/nonces.ts';
+import { createPayloadStore } from './db/payloads.ts';
+import { generateCookieKeys, generateEncryptionKey, getOrCreateSecret } from './db/provider-secrets.ts';
+import { createSecretBox } from './db/secret-box.ts';
+import { createSigningKeys } from './db/signing-keys.ts';
+import { createSql, type Sql } from './db/sql.ts';
+import { createPages, type Pages } from './http/pages.ts';
+import type { LoginEventStore, RateLimiter } from './http/ports.ts';
+import { createMemoryRateLimiter, type RateRule } from './http/rate-limit.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { combineObservers, createLogObserver, type Observer } from './observer.ts';
+import { createClientAdapter, createPayloadAdapter } from './oidc/adapter.ts';
+import { noNames, type AccountStore, type ClientStore, type NameResolver, type PayloadStore, type SigningKeyStore } from './oidc/ports.ts';
+import { createProvider } from './oidc/provider.ts';
+import { createSiweService, type SiweService } from './siwe/challenge.ts';
+import { createEoaVerifier } from './siwe/eoa-verifier.ts';
+import type { NonceStore, SignatureVerifier } from './siwe/ports.ts';
+import { chooseRecover, type RecoveryImplementation } from './siwe/recover.ts';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const VIEWS_DIR = path.join(PROJECT_ROOT, 'views');
+
+/** Every store, each behind the port its caller declares. */
+export interface Stores {
+  accounts: AccountStore;
+  clients: ClientStore;
+  nonces: NonceStore;
+  loginEvents: LoginEventStore;
+  payloads: PayloadStore;
+  signingKeys: SigningKeyStore;
+  /** Secrets generated in development when the operator gave none (COOKIE_KEYS), kept with the data. */
+  secrets: { getOrCreate<T>(name: string, generate: () => T): Promise<T> };
+}
+
+/** The ports the coming features fill in: contract wallets, ENS, shared rate limits, metrics. */
+export interface Ports {
+  signatureVerifier: SignatureVerifier;
+  nameResolver: NameResolver;
+  rateLimiter: RateLimiter;
+  observer: Observer;
+}
+
+/** The SQL database behind the stores: knex for migrations and admin queries, `sql` for the hot path. */
+export interface Database {
+  knex: Db;
+  sql: Sql;
+}
+
+export interface AppContext extends Ports {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  /** Absent when the stores are in memory (tests, the benchmark's ceiling). */
+  database: Database | undefined;
+  stores: Stores;
+  siwe: SiweService;
+  pages: Pages;
+  provider: Provider;
+  /** Requests per client IP to the login API (challenge, verify). */
+  loginRate: RateRule;
+  /** Which secp256k1 implementation the EOA verifier uses. */
+  signatureRecovery: RecoveryImplementation;
+  /** Resolves when the storage answers; rejects otherwise. */
+  checkHealth(): Promise<void>;
+  /** Closes the database; the context is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+export interface ContextOverrides extends Partial<Ports> {
+  clock?: Clock;
+  logger?: Logger;
+  /** Stores to use instead of the database (memory/stores.ts); no database is opened then. */
+  stores?: Stores;
+  loginRate?: RateRule;
+}
+
+/** Requests per minute per client IP to the login API: a person needs two or three per sign-in. */
+export const DEFAULT_LOGIN_RATE: RateRule = { limit: 600, windowSeconds: 60 };
+
+/** Opens the database, applies migrations, unlocks the sealed secrets, and builds the SQL stores. */
+export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores }> {
+  const knex = createDb(config.database);
+  try {
+    const applied = await migrate(knex);
+    if (applied.length) logger.info({ applied }, 'database migrated');
+    let key = config.encryptionKey;
+    if (!key) {
+      // Development only (production refuses to start without ENCRYPTION_KEY): keep a generated key beside the data.
+      key = Buffer.from(await getOrCreateSecret(knex, 'encryption_key', generateEncryptionKey), 'hex');
+      logger.warn('ENCRYPTION_KEY is not set: using a generated key stored in the database (development only)');
+    }
+    const box = createSecretBox(key);
+    const sql = createSql(knex);
+    const stores: Stores = {
+      accounts: createAccountStore(knex, sql),
+      clients: createClientStore(knex, box, clock),
+      nonces: createNonceStore(sql),
+      loginEvents: createLoginEventStore(knex),
+      payloads: createPayloadStore(sql),
+      signingKeys: createSigningKeys(knex, box, clock),
+      secrets: { getOrCreate: (name, generate) => getOrCreateSecret(knex, name, generate) },
+    };
+    return { database: { knex, sql }, stores };
+  } catch (err) {
+    await knex.destroy();
+    throw err;
+  }
+}
+
+export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
+  const clock = overrides.clock ?? systemClock;
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const opened = overrides.stores ? { database: undefined, stores: overrides.stores } : await openDatabase(config, clock, logger);
+  const { database, stores } = opened;
+  try {
+    await stores.signingKeys.ensure();
+    const signingKeys: JWK[] = await stores.signingKeys.list();
+    let cookieKeys = config.cookieKeys;
+    if (!cookieKeys) {
+      cookieKeys = await stores.secrets.getOrCreate('cookie_keys', generateCookieKeys);
+      if (database) logger.warn('COOKIE_KEYS is not set: using generated keys stored in the database (development only)');
+    }
+    const recovery = chooseRecover();
+    const ports: Ports = {
+      signatureVerifier: overrides.signatureVerifier ?? createEoaVerifier(recovery.recover),
+      nameResolver: overrides.nameResolver ?? noNames,
+      rateLimiter: overrides.rateLimiter ?? createMemoryRateLimiter(clock),
+      observer: overrides.observer ?? combineObservers(createLogObserver(logger)),
+    };
+    const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });
+    const clientAdapter = createClientAdapter(stores.clients, config.clientCacheTtlSeconds);
+    const provider = createProvider({
+      config,
+      adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(stores.payloads, name, clock)),
+      accounts: stores.accounts,
+      names: ports.nameResolver,
+      signingKeys,
+      cookieKeys,
+      pages: pages.provider,
+      observer: ports.observer,
+    });
+    const siwe = createSiweService({
+      nonces: stores.nonces,
+      verifier: ports.signatureVerifier,
+      clock,
+      issuer: config.issuer,
+      allowedChains: config.allowedChains,
+      ttlSeconds: config.challengeTtlSeconds,
+      extraStatement: config.brand.statement,
+    });
+    return {
+      ...ports,
+      config,
+      clock,
+      logger,
+      database,
+      stores,
+      siwe,
+      pages,
+      provider,
+      loginRate: overrides.loginRate ?? DEFAULT_LOGIN_RATE,
+      signatureRecovery: recovery.implementation,
+      async checkHealth() {
+        if (database) await database.knex.raw('SELECT 1');
+      },
+      async close() {
+        await database?.knex.destroy();
+      },
+    };
+  } catch (err) {
+    await database?.knex.destroy();
+    throw err;
+  }
+}

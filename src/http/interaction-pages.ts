@@ -1,0 +1,107 @@
+// The interaction pages: the login page (the wallet signs through the login API), consent and its
+// Allow, cancel, and the short link a phone opens. Browsers get pages; JSON callers get JSON.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Interaction } from 'oidc-provider';
+import type { AppContext } from '../context.ts';
+import { AppError, FINAL_REASONS } from '../errors.ts';
+import { chainName } from '../config/chains.ts';
+import { grantForConsent, missingConsent } from '../oidc/grants.ts';
+import { elsewhereTarget, qrDataUrl, walletDeepLinks } from './deep-links.ts';
+import { sendJsonError, toAppError } from './errors.ts';
+import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, redirectUriOf, sameOriginPosts, saveResult, wantsJson } from './interactions.ts';
+import { formActionSource } from './pages.ts';
+
+export function createInteractionPages(app: AppContext): Router {
+  const { provider, pages, clock } = app;
+  const issuerOrigin = app.config.issuer.origin;
+  const router = new Router({ prefix: INTERACTION_PREFIX });
+
+  // The error boundary: a page for browsers (form posts, links), JSON for JSON callers; never a 500 for bad input.
+  router.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const appError = toAppError(err);
+      if (!appError) {
+        app.logger.error({ err, path: ctx.path }, 'interaction route failed');
+        throw err;
+      }
+      if (wantsJson(ctx)) return sendJsonError(ctx, appError);
+      ctx.status = appError.status;
+      await pages.render(ctx, 'error', { title: pages.texts['error.title'], error: appError.code, description: appError.message });
+    }
+  });
+  router.use(sameOriginPosts(issuerOrigin));
+  router.use(interactionBody());
+
+  router.get('/', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    const client = await clientOf(provider, interaction.params.client_id);
+    const common = {
+      uid: interaction.uid,
+      clientName: client.clientName ?? client.clientId,
+      clientUri: client.clientUri,
+      clientLogoUri: client.logoUri,
+      // OpenID Connect Registration asks the provider to show these to the user when the client gives them.
+      clientPolicyUri: client.policyUri,
+      clientTosUri: client.tosUri,
+    };
+    if (interaction.prompt.name === 'login') {
+      const elsewhere = `${issuerOrigin}/interaction/${interaction.uid}/elsewhere`;
+      await pages.render(ctx, 'login', {
+        ...common,
+        title: pages.texts['login.title'],
+        chains: app.config.allowedChains.map((id) => ({ id, name: chainName(id) })),
+        // The page's script reads these from data attributes: no inline script under the CSP.
+        texts: pages.texts,
+        finalReasons: FINAL_REASONS,
+        deepLinks: walletDeepLinks(elsewhere),
+        qr: await qrDataUrl(elsewhere),
+      });
+    } else {
+      const { scopes, claims } = missingConsent(interaction);
+      await pages.render(
+        ctx,
+        'consent',
+        { ...common, title: pages.texts['consent.title'], scopes, claims, account: interaction.session?.accountId },
+        { formActionOrigins: formActionSource(redirectUriOf(interaction.params, client)) },
+      );
+    }
+  });
+
+  // The short link in the deep links and the QR code. It is opened on another device (no cookie), so
+  // it looks the interaction up by its uid, which only the page showed, and starts a sign-in there.
+  router.get('/elsewhere', async (ctx) => {
+    const interaction = await provider.Interaction.find(String(ctx.params.uid));
+    if (!interaction) throw new AppError('interaction_not_found', 'this sign-in has ended; start again from the application');
+    const client = await clientOf(provider, interaction.params.client_id);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(elsewhereTarget(issuerOrigin, interaction.params, client.initiateLoginUri));
+  });
+
+  router.post('/confirm', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx, 'consent');
+    await finish(ctx, interaction, { consent: { grantId: await grantForConsent(provider, interaction) } });
+  });
+
+  const abort = async (ctx: Context) => {
+    // An error result replaces any earlier submission (as interactionResult does for errors).
+    await finish(ctx, await loadInteraction(provider, ctx), { error: 'access_denied', error_description: 'End-User aborted interaction' });
+  };
+  router.get('/abort', abort);
+  router.post('/abort', abort);
+
+  /** JSON callers get `{redirectTo}`; form posts and links get a 303 to oidc-provider. */
+  async function finish(ctx: Context, interaction: Interaction, result: Record<string, unknown>) {
+    const redirectTo = await saveResult(interaction, result, clock);
+    if (ctx.method === 'POST' && wantsJson(ctx)) {
+      ctx.body = { redirectTo };
+    } else {
+      ctx.status = 303;
+      ctx.redirect(redirectTo);
+    }
+  }
+
+  return router;
+}

@@ -1,0 +1,69 @@
+// What the login API and the interaction pages share: loading the interaction a request names,
+// saving its result, its client and redirect URI, and the request checks both apply.
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Interaction } from 'oidc-provider';
+import type { z } from 'zod';
+import type { Clock } from '../clock.ts';
+import { AppError } from '../errors.ts';
+
+/** Every interaction route is under this prefix; `:uid` is oidc-provider's interaction id. */
+export const INTERACTION_PREFIX = '/interaction/:uid';
+
+export const wantsJson = (ctx: Context): boolean => ctx.is('application/json') === 'application/json' || ctx.accepts('html', 'json') === 'json';
+
+/** The interaction of this browser (its cookie), which must be the one the path names, at `prompt` when given. */
+export async function loadInteraction(provider: Provider, ctx: Context, prompt?: 'login' | 'consent'): Promise<Interaction> {
+  const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+  if (interaction.uid !== ctx.params.uid) throw new AppError('interaction_not_found', 'this login belongs to another interaction');
+  if (prompt && interaction.prompt.name !== prompt) {
+    throw new AppError('wrong_prompt', `this login is at the ${interaction.prompt.name} step, not ${prompt}`);
+  }
+  return interaction;
+}
+
+/**
+ * What provider.interactionResult does, on the interaction we already loaded: it would load it a
+ * second time (lib/provider.js). A login result replaces earlier submissions, a consent adds to them.
+ * Returns where the browser continues.
+ */
+export async function saveResult(interaction: Interaction, result: Record<string, unknown>, clock: Clock): Promise<string> {
+  interaction.result = 'consent' in result ? { ...interaction.lastSubmission, ...result } : result;
+  await interaction.save(interaction.exp - Math.floor(clock().getTime() / 1000));
+  return interaction.returnTo;
+}
+
+export async function clientOf(provider: Provider, clientId: unknown) {
+  const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
+  if (!client) throw new AppError('invalid_request', 'the client of this login no longer exists');
+  return client;
+}
+
+/** The redirect URI the login ends at; a client with one registered URI may omit it (RFC 6749 §3.1.2.3). */
+export function redirectUriOf(params: Record<string, unknown>, client: { redirectUris?: readonly string[] | undefined }): string {
+  const uri = typeof params.redirect_uri === 'string' ? params.redirect_uri : client.redirectUris?.[0];
+  if (!uri) throw new AppError('invalid_request', 'this login has no redirect URI');
+  return uri;
+}
+
+/** Cross-site POSTs are refused outright; the interaction cookie is SameSite=Lax as a second fence. */
+export function sameOriginPosts(issuerOrigin: string): Middleware {
+  return async (ctx, next) => {
+    const origin = ctx.get('origin');
+    if (ctx.method === 'POST' && origin && origin !== issuerOrigin) throw new AppError('invalid_request', 'cross-origin request refused');
+    await next();
+  };
+}
+
+/** JSON for the contract, forms for the consent page; small bodies only. */
+export const interactionBody = (): Middleware => bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' });
+
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new AppError('invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,110 @@
+// The JSON login API (docs/login-contract.md): POST challenge, then POST verify with the signed
+// message. Every refusal answers a stable reason code and is recorded as a login event; every outcome
+// is reported to the Observer.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import type { LoginEvent } from '../observer.ts';
+import { subjectFor } from '../oidc/claims.ts';
+import { sendJsonError, toAppError } from './errors.ts';
+import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, parseBody, redirectUriOf, sameOriginPosts, saveResult } from './interactions.ts';
+import { rateLimit } from './rate-limit.ts';
+
+/** ctx.state on these routes: what is known of the attempt so far, for its login event. */
+export interface LoginApiState {
+  login: Partial<LoginEvent>;
+}
+
+const challengeBody = z.object({
+  address: z.string().max(64),
+  chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+const verifyBody = z.object({
+  message: z.string().min(1).max(8192),
+  // 65-byte ECDSA signatures, 64-byte EIP-2098 compact ones, or longer ones from contract wallets (EIP-1271 / EIP-6492).
+  signature: z.string().regex(/^0x([0-9a-fA-F]{2}){64,4096}$/, 'must be a 0x-prefixed hex signature of at least 64 bytes'),
+});
+
+export function createLoginApi(app: AppContext): Router<LoginApiState> {
+  const { provider, siwe, clock, observer } = app;
+  const router = new Router<LoginApiState>({ prefix: INTERACTION_PREFIX });
+
+  const eventBase = (ctx: Context): Pick<LoginEvent, 'interactionUid' | 'ip' | 'userAgent'> => ({
+    interactionUid: ctx.params.uid,
+    ip: ctx.ip,
+    userAgent: ctx.get('user-agent') || undefined,
+  });
+
+  /** Audits a refusal; losing the audit row is logged, never turned into a 500. Rate-limited requests write nothing. */
+  async function refused(ctx: Context & { state: LoginApiState }, reason: string) {
+    const event: LoginEvent = { ...eventBase(ctx), ...ctx.state.login, at: clock(), outcome: 'refused', reason };
+    observer.login(event);
+    if (reason === 'rate_limited') return;
+    try {
+      await app.stores.loginEvents.record(event);
+    } catch (err) {
+      app.logger.error({ err }, 'could not record a refused login');
+    }
+  }
+
+  // The error boundary: stable codes as JSON, never a 500 for bad input.
+  router.use(async (ctx, next) => {
+    ctx.state.login = {};
+    try {
+      await next();
+    } catch (err) {
+      const appError = toAppError(err);
+      if (!appError) {
+        app.logger.error({ err, path: ctx.path }, 'login API failed');
+        throw err;
+      }
+      await refused(ctx, appError.code);
+      sendJsonError(ctx, appError);
+    }
+  });
+  router.use(rateLimit(app.rateLimiter, 'login', app.loginRate));
+  router.use(sameOriginPosts(app.config.issuer.origin));
+  router.use(interactionBody());
+  const requireJson = (ctx: Context) => {
+    if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send application/json');
+  };
+
+  router.post('/challenge', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx, 'login');
+    const login = ctx.state.login;
+    login.clientId = String(interaction.params.client_id);
+    const client = await clientOf(provider, interaction.params.client_id);
+    requireJson(ctx);
+    const body = parseBody(challengeBody, ctx.request.body);
+    Object.assign(login, { address: body.address, chainId: body.chainId });
+    const challenge = await siwe.issueChallenge({
+      interactionUid: interaction.uid,
+      clientId: client.clientId,
+      clientName: client.clientName,
+      redirectUri: redirectUriOf(interaction.params, client),
+      address: body.address,
+      chainId: body.chainId,
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() };
+  });
+
+  router.post('/verify', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx, 'login');
+    const clientId = String(interaction.params.client_id);
+    ctx.state.login.clientId = clientId;
+    requireJson(ctx);
+    const body = parseBody(verifyBody, ctx.request.body);
+    const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
+    const sub = subjectFor(login.address, login.chainId, app.config.subFormat);
+    const at = clock();
+    const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
+    await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
+    observer.login(event);
+    ctx.body = { redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
+  });
+
+  return router;
+}

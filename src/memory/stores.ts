@@ -1,0 +1,117 @@
+// Every store in process memory, with the same contracts as the SQL ones: for the protocol-level
+// tests and the benchmark's in-memory ceiling (createContext's `stores` override). Nothing survives
+// the process, so the server itself never uses these.
+import { randomUUID } from 'node:crypto';
+import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
+import type { Clock } from '../clock.ts';
+import type { Stores } from '../context.ts';
+import type { LoginEvent } from '../observer.ts';
+import type { Account, StoredClient, StoredPayload } from '../oidc/ports.ts';
+import type { IssuedNonce } from '../siwe/ports.ts';
+import { generateRsaJwk } from '../oidc/keys.ts';
+
+export interface MemoryStores extends Stores {
+  /** The login events recorded, oldest first (the audit trail a test can read). */
+  readonly events: readonly LoginEvent[];
+}
+
+export function createMemoryStores(clock: Clock): MemoryStores {
+  const accounts = new Map<string, Account>();
+  const clients = new Map<string, StoredClient>();
+  const nonces = new Map<string, IssuedNonce & { consumed: boolean }>();
+  const challengesPer = new Map<string, number>();
+  const payloads = new Map<string, StoredPayload & { expiresAt: Date | undefined }>();
+  const keys: ReturnType<typeof generateRsaJwk>[] = [];
+  const secrets = new Map<string, unknown>();
+  const events: LoginEvent[] = [];
+  const key = (model: string, id: string) => `${model}\0${id}`;
+  const findBy = (model: string, field: 'uid' | 'userCode', value: string) => {
+    for (const [k, v] of payloads) if (k.startsWith(`${model}\0`) && v.payload[field] === value) return v;
+    return undefined;
+  };
+  const copy = (p: (StoredPayload & { expiresAt: Date | undefined }) | undefined): StoredPayload | undefined =>
+    p && { payload: structuredClone(p.payload), consumedAt: p.consumedAt };
+
+  return {
+    events,
+    accounts: {
+      async recordLogin({ sub, address, walletType, at }, event) {
+        const existing = accounts.get(sub);
+        const account: Account = existing
+          ? { ...existing, lastLoginAt: at, loginCount: existing.loginCount + 1 }
+          : { id: randomUUID(), sub, address, walletType, firstLoginAt: at, lastLoginAt: at, loginCount: 1 };
+        accounts.set(sub, account);
+        if (event) events.push(event);
+        return { ...account };
+      },
+      find: async (sub) => {
+        const account = accounts.get(sub);
+        return account && { ...account };
+      },
+    },
+    clients: {
+      async save(metadata: ClientMetadata) {
+        const now = clock().toISOString();
+        const created = clients.get(metadata.client_id)?.created_at ?? now;
+        clients.set(metadata.client_id, { ...structuredClone(metadata), created_at: created, updated_at: now });
+      },
+      find: async (id) => structuredClone(clients.get(id)),
+      list: async () => [...clients.values()].map((c) => structuredClone(c)),
+      remove: async (id) => clients.delete(id),
+    },
+    nonces: {
+      async insert(n, limit) {
+        const count = challengesPer.get(n.interactionUid) ?? 0;
+        if (count >= limit) return false;
+        challengesPer.set(n.interactionUid, count + 1);
+        nonces.set(n.nonce, { ...n, consumed: false });
+        return true;
+      },
+      // One synchronous check-and-set: of concurrent callers, exactly one sees consumed === false.
+      async consume(nonce, interactionUid) {
+        const n = nonces.get(nonce);
+        if (!n || n.interactionUid !== interactionUid) return { status: 'unknown' };
+        if (n.consumed) return { status: 'used' };
+        n.consumed = true;
+        const { consumed: _c, ...issued } = n;
+        return { status: 'consumed', issued };
+      },
+    },
+    loginEvents: {
+      record: async (event) => void events.push(event),
+    },
+    payloads: {
+      async upsert(model, id, payload: AdapterPayload, expiresAt) {
+        payloads.set(key(model, id), { payload: structuredClone(payload), consumedAt: undefined, expiresAt });
+      },
+      find: async (model, id) => copy(payloads.get(key(model, id))),
+      findByUid: async (model, uid) => copy(findBy(model, 'uid', uid)),
+      findByUserCode: async (model, userCode) => copy(findBy(model, 'userCode', userCode)),
+      async consume(model, id, at) {
+        const p = payloads.get(key(model, id));
+        if (p) p.consumedAt = at;
+      },
+      destroy: async (model, id) => void payloads.delete(key(model, id)),
+      async revokeByGrantId(model, grantId) {
+        for (const [k, v] of payloads) if (k.startsWith(`${model}\0`) && v.payload.grantId === grantId) payloads.delete(k);
+      },
+    },
+    signingKeys: {
+      list: async () => keys.map((k) => ({ ...k })),
+      async rotate() {
+        const jwk = generateRsaJwk();
+        keys.unshift(jwk);
+        return jwk.kid as string;
+      },
+      async ensure() {
+        if (!keys.length) keys.push(generateRsaJwk());
+      },
+    },
+    secrets: {
+      async getOrCreate<T>(name: string, generate: () => T): Promise<T> {
+        if (!secrets.has(name)) secrets.set(name, generate());
+        return secrets.get(name) as T;
+      },
+    },
+  };
+}

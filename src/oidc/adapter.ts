@@ -1,0 +1,62 @@
+// oidc-provider's storage adapters (docs: Adapter): every model over a PayloadStore, and the Client
+// model over the ClientStore with a short cache. The contract is the library's memory adapter.
+import { LRUCache } from 'lru-cache';
+import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import type { Clock } from '../clock.ts';
+import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
+
+/** A consumed row reads back with `consumed` set, as oidc-provider's reuse detection expects. */
+function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefined {
+  if (!stored) return undefined;
+  return stored.consumedAt ? { ...stored.payload, consumed: Math.floor(stored.consumedAt.getTime() / 1000) } : stored.payload;
+}
+
+export function createPayloadAdapter(store: PayloadStore, model: string, clock: Clock): Adapter {
+  return {
+    async upsert(id, payload, expiresIn) {
+      const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
+      await store.upsert(model, id, payload, expiresAt);
+    },
+    find: async (id) => toPayload(await store.find(model, id)),
+    findByUid: async (uid) => toPayload(await store.findByUid(model, uid)),
+    findByUserCode: async (userCode) => toPayload(await store.findByUserCode(model, userCode)),
+    consume: (id) => store.consume(model, id, clock()),
+    destroy: (id) => store.destroy(model, id),
+    revokeByGrantId: (grantId) => store.revokeByGrantId(model, grantId),
+  };
+}
+
+/**
+ * oidc-provider's adapter for the Client model, over the same table (static clients are not used).
+ * A login looks its client up five times; found clients are kept for `cacheTtlSeconds` (0: never),
+ * so a change made by another instance or the CLI takes at most that long to apply everywhere.
+ */
+export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number): Adapter {
+  const unsupported = async (): Promise<never> => {
+    throw new Error('not applicable to clients');
+  };
+  const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
+  return {
+    async find(id) {
+      const cached = cache?.get(id);
+      if (cached) return structuredClone(cached);
+      const client = await store.find(id);
+      if (!client) return undefined;
+      const { created_at: _c, updated_at: _u, ...metadata } = client;
+      cache?.set(id, metadata as AdapterPayload);
+      return structuredClone(metadata) as AdapterPayload;
+    },
+    async upsert(id, payload) {
+      cache?.delete(id);
+      await store.save({ ...(payload as ClientMetadata), client_id: id });
+    },
+    async destroy(id) {
+      cache?.delete(id);
+      await store.remove(id);
+    },
+    findByUid: unsupported,
+    findByUserCode: unsupported,
+    consume: unsupported,
+    revokeByGrantId: unsupported,
+  };
+}

@@ -1,0 +1,81 @@
+// What the OIDC layer needs from outside: accounts, clients, oidc-provider's payloads, signing keys,
+// and display names. Implemented in db/ (Postgres, PGlite) and memory/ (tests, the benchmark's ceiling).
+import type { AdapterPayload, ClientMetadata, JWK } from 'oidc-provider';
+import type { LoginEvent } from '../observer.ts';
+import type { WalletType } from '../siwe/ports.ts';
+
+export interface Account {
+  id: string;
+  sub: string;
+  address: string;
+  walletType: WalletType;
+  firstLoginAt: Date;
+  lastLoginAt: Date;
+  loginCount: number;
+}
+
+export interface AccountStore {
+  /**
+   * Creates the account on first login, otherwise counts the login, and writes the login's
+   * event beside it when given: one statement, one round trip, either way.
+   */
+  recordLogin(input: { sub: string; address: string; walletType: WalletType; at: Date }, event?: LoginEvent): Promise<Account>;
+  find(sub: string): Promise<Account | undefined>;
+}
+
+export interface StoredClient extends ClientMetadata {
+  client_id: string;
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface ClientStore {
+  /** Stores metadata as given: validate it first (oidc/clients.ts). */
+  save(metadata: ClientMetadata): Promise<void>;
+  find(clientId: string): Promise<StoredClient | undefined>;
+  list(): Promise<StoredClient[]>;
+  remove(clientId: string): Promise<boolean>;
+}
+
+/** One of oidc-provider's stored models (Session, Interaction, AuthorizationCode, Grant, tokens…). */
+export interface StoredPayload {
+  payload: AdapterPayload;
+  consumedAt: Date | undefined;
+}
+
+/** Storage behind oidc-provider's adapter (oidc/adapter.ts); `model` is the model's name. */
+export interface PayloadStore {
+  upsert(model: string, id: string, payload: AdapterPayload, expiresAt: Date | undefined): Promise<void>;
+  find(model: string, id: string): Promise<StoredPayload | undefined>;
+  findByUid(model: string, uid: string): Promise<StoredPayload | undefined>;
+  findByUserCode(model: string, userCode: string): Promise<StoredPayload | undefined>;
+  consume(model: string, id: string, at: Date): Promise<void>;
+  destroy(model: string, id: string): Promise<void>;
+  revokeByGrantId(model: string, grantId: string): Promise<void>;
+}
+
+export interface SigningKeyStore {
+  /** Private JWKs, newest first: oidc-provider signs with the first of an algorithm and publishes all. */
+  list(): Promise<JWK[]>;
+  /** Adds a new key that becomes the active one; older keys stay published so their tokens still verify. */
+  rotate(): Promise<string>;
+  /** Generates a key when none exists yet. */
+  ensure(): Promise<void>;
+}
+
+/** A human name for an address (ENS later), and its picture. */
+export interface ResolvedName {
+  name: string;
+  picture?: string | undefined;
+}
+
+/**
+ * Names for the `name`/`nickname`/`picture` claims. Called on every claims read, so it must answer
+ * from what it already knows (a cache), never from the network: undefined means "no name known".
+ */
+export interface NameResolver {
+  lookup(address: string): Promise<ResolvedName | undefined>;
+}
+
+/** Today's resolver: no names; claims show the shortened address. */
+export const noNames: NameResolver = { lookup: async () => undefined };
