@@ -1,33 +1,23 @@
-// loadConfig(env): the only place that reads the environment. Validates everything at once.
+// The configuration: one zod schema from the environment variables to `Config`. Each variable has its
+// own schema and description, the production rules are part of the schema, and the table in
+// docs/configuration.md is rendered from it (src/config/docs.ts, `npm run docs:config`).
+// loadConfig(env) is the only place that reads the environment; it reports every problem at once.
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_CHAINS } from './chains.ts';
 import { buttonText, MIN_CONTRAST } from './contrast.ts';
 
-export interface Config {
-  production: boolean;
-  issuer: URL;
-  port: number;
-  host: string | undefined;
-  trustProxy: boolean;
-  database: { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string };
-  /** Signed-cookie keys, newest first; undefined means "generate and keep in the database". */
-  cookieKeys: string[] | undefined;
-  /** 32-byte key that encrypts client secrets and private signing keys at rest; undefined in development means generated. */
-  encryptionKey: Buffer | undefined;
-  allowedChains: number[];
-  subFormat: 'address' | 'caip10';
-  challengeTtlSeconds: number;
-  ttl: { session: number; interaction: number; accessToken: number; idToken: number; authorizationCode: number; grant: number; refreshToken: number };
-  /** Hosts oidc-provider may reach even on private or loopback addresses (jwks_uri, back-channel logout). */
-  outboundPrivateHosts: string[];
-  /** Seconds a looked-up client is kept in memory (0: always read the database). */
-  clientCacheTtlSeconds: number;
-  sweepIntervalSeconds: number;
-  loginEventRetentionDays: number;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  brand: { productName: string; logoUrl: string | undefined; color: string | undefined; statement: string | undefined };
+// What the docs table reads from a variable's `.meta()` besides its description.
+declare module 'zod' {
+  interface GlobalMeta {
+    /** What leaving a variable without a default unset means. */
+    unset?: string;
+    /** Valid values worth showing (each must parse: a test checks). */
+    examples?: string[];
+    /** The unit of a number, for the docs (`seconds` also shows long values in days). */
+    unit?: 'seconds';
+  }
 }
 
 const intIn = (min: number, max: number) =>
@@ -37,14 +27,19 @@ const intIn = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
+/** A duration in whole seconds. */
+const secondsIn = (min: number, max: number) => intIn(min, max).meta({ unit: 'seconds' });
+
 const bool = z.enum(['true', 'false', '1', '0'], 'must be true or false').transform((v) => v === 'true' || v === '1');
 
 const httpUrl = z
   .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
   .refine((v) => !/[?#]/.test(v), 'must not have a query or fragment')
+  .refine((v) => !URL.canParse(v) || ['/', ''].includes(new URL(v).pathname), 'must not have a path (wallet-oidc serves its endpoints at the root)')
   .transform((v) => new URL(v.replace(/\/+$/, '')));
 
-const list = (item: z.ZodType<unknown, string>) =>
+/** A comma-separated list: items trimmed, empty items dropped, at least one left. */
+const list = <T extends z.ZodType<unknown, string>>(item: T) =>
   z
     .string()
     .transform((v) =>
@@ -55,39 +50,105 @@ const list = (item: z.ZodType<unknown, string>) =>
     )
     .pipe(z.array(item).min(1, 'must list at least one value'));
 
-const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test'], 'must be development, production or test').default('development'),
-  PORT: intIn(0, 65535).default(3000),
-  HOST: z.string().min(1).optional(),
-  ISSUER: httpUrl.optional(),
-  TRUST_PROXY: bool.default(false),
+/** Every variable, in the order the docs list them. Empty strings count as unset (see configSchema). */
+const variables = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], 'must be development, production or test')
+    .default('development')
+    .meta({ description: '`production` enforces the production rules (the variables marked for production); `development` and `test` behave alike.' }),
+  PORT: intIn(0, 65535).default(3000).meta({ description: 'TCP port to listen on.' }),
+  HOST: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'Address to listen on.', unset: 'all interfaces', examples: ['127.0.0.1'] }),
+  ISSUER: httpUrl.optional().meta({
+    description:
+      'Public origin of the provider: http(s), no path, query or fragment (a trailing `/` is dropped). ' +
+      'Endpoint URLs always derive from it, never from Host headers. Also sets the SIWE `domain` (host and port) and `uri`.',
+    unset: '`http://localhost:$PORT`',
+    examples: ['https://id.example.com'],
+  }),
+  TRUST_PROXY: bool.default(false).meta({
+    description:
+      'Trust one reverse-proxy hop: the client IP is the last `X-Forwarded-For` entry, and the request counts as https when `ISSUER` is https. ' +
+      'Host headers are never trusted: endpoint URLs always derive from `ISSUER`.',
+  }),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
-    .optional(),
-  DATABASE_POOL_MAX: intIn(1, 1000).default(10),
-  DATA_DIR: z.string().min(1).default('./data'),
-  COOKIE_KEYS: list(z.string().min(32, 'each key must be at least 32 characters')).optional(),
+    .optional()
+    .meta({
+      description:
+        'Postgres connection URL. When set, Postgres is used; when unset, the embedded PGlite database in `DATA_DIR` (single-process, for development).',
+      unset: 'PGlite',
+      examples: ['postgres://wallet@db.internal:5432/wallet'],
+    }),
+  DATABASE_POOL_MAX: intIn(1, 1000).default(10).meta({ description: 'Postgres connection pool size per process. Ignored without `DATABASE_URL`.' }),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./data')
+    .meta({ description: 'PGlite directory, created if missing (the database is in `DATA_DIR/pglite`). Ignored with `DATABASE_URL`.' }),
+  COOKIE_KEYS: list(z.string().min(32, 'each key must be at least 32 characters'))
+    .optional()
+    .meta({
+      description:
+        'Comma-separated cookie-signing keys, newest first, each at least 32 characters (`openssl rand -hex 32` makes one). ' +
+        'New cookies are signed with the first key; cookies signed with any listed key are accepted. Every instance must have the same list.',
+      unset: 'generated and stored in the database (development)',
+    }),
   ENCRYPTION_KEY: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`')
-    .transform((v) => Buffer.from(v, 'hex'))
-    .optional(),
+    .transform((v): Buffer => Buffer.from(v, 'hex'))
+    .optional()
+    .meta({
+      description:
+        '64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`: the AES-256-GCM key that seals client secrets and private signing keys in the database. ' +
+        'It cannot be rotated yet, and losing it loses them: set it before the first start of any database you intend to keep.',
+      unset: 'generated and stored in the database (development)',
+    }),
   ALLOWED_CHAINS: list(
     z
       .string()
       .regex(/^[1-9]\d*$/, 'each chain id must be a positive whole number')
       .transform(Number)
       .refine(Number.isSafeInteger, `each chain id must be at most ${Number.MAX_SAFE_INTEGER}`),
-  ).optional(),
-  SUB_FORMAT: z.enum(['address', 'caip10'], 'must be address or caip10').default('address'),
-  CHALLENGE_TTL: intIn(30, 3600).default(300),
-  SESSION_TTL: intIn(60, 365 * 86400).default(14 * 86400),
-  INTERACTION_TTL: intIn(60, 86400).default(3600),
-  ACCESS_TOKEN_TTL: intIn(60, 86400).default(3600),
-  ID_TOKEN_TTL: intIn(60, 86400).default(3600),
-  AUTHORIZATION_CODE_TTL: intIn(10, 600).default(60),
-  REFRESH_TOKEN_TTL: intIn(60, 365 * 86400).default(30 * 86400),
+  )
+    .default(() => Object.keys(DEFAULT_CHAINS).map(Number))
+    .meta({
+      description:
+        `Comma-separated EIP-155 chain ids a wallet may sign in from. The defaults are ${Object.values(DEFAULT_CHAINS)
+          .join(', ')
+          .replace(/, ([^,]*)$/, ' and $1')} (\`src/config/chains.ts\`). ` + 'Other ids show as `chain <id>` on the page.',
+      examples: ['1,8453'],
+    }),
+  SUB_FORMAT: z
+    .enum(['address', 'caip10'], 'must be address or caip10')
+    .default('address')
+    .meta({
+      description:
+        'The form of `sub`: `address` is the checksummed address, the same on every chain; ' +
+        '`caip10` is `eip155:<chainId>:<address>`, for users migrating from siwe-oidc.',
+    }),
+  CHALLENGE_TTL: secondsIn(30, 3600).default(300).meta({ description: 'Seconds a sign-in challenge (the EIP-4361 message to sign) stays valid.' }),
+  SESSION_TTL: secondsIn(60, 365 * 86400)
+    .default(14 * 86400)
+    .meta({
+      description:
+        'Seconds of the signed-in session (`_session` cookie). ' +
+        'Grants (the consent records that tokens hang on) last the longer of `SESSION_TTL` and `REFRESH_TOKEN_TTL`.',
+    }),
+  INTERACTION_TTL: secondsIn(60, 86400)
+    .default(3600)
+    .meta({ description: 'Seconds a login interaction lasts. It should outlive the challenge (`CHALLENGE_TTL`).' }),
+  ACCESS_TOKEN_TTL: secondsIn(60, 86400).default(3600).meta({ description: 'Access token lifetime in seconds.' }),
+  ID_TOKEN_TTL: secondsIn(60, 86400).default(3600).meta({ description: 'ID token lifetime in seconds.' }),
+  AUTHORIZATION_CODE_TTL: secondsIn(10, 600).default(60).meta({ description: 'Authorization code lifetime in seconds.' }),
+  REFRESH_TOKEN_TTL: secondsIn(60, 365 * 86400)
+    .default(30 * 86400)
+    .meta({ description: 'Refresh token lifetime in seconds.' }),
   OUTBOUND_PRIVATE_HOSTS: list(
     z
       .string()
@@ -95,18 +156,47 @@ const schema = z.object({
         (h) => isIP(h.replace(/^\[|\]$/g, '')) === 6 || /^[^\s/?#@:[\]]+$/.test(h),
         'each entry must be a host name or IP address, without scheme, port or path',
       ),
-  ).optional(),
-  CLIENT_CACHE_TTL: intIn(0, 3600).default(10),
-  SWEEP_INTERVAL: intIn(0, 86400).default(600),
-  LOGIN_EVENT_RETENTION_DAYS: intIn(1, 3650).default(90),
-  PRODUCT_NAME: z.string().trim().min(1).max(60, 'must be at most 60 characters').default('wallet-oidc'),
+  )
+    .optional()
+    .meta({
+      description:
+        "Comma-separated host names or IP addresses, without scheme, port or path, that oidc-provider may reach (a client's `jwks_uri`, back-channel logout) " +
+        'even on loopback, private or other special-use addresses. An entry matches the URL host exactly (case-insensitive, IPv6 with or without brackets; no wildcards), ' +
+        'whatever address it resolves to, so list only names whose DNS you control.',
+      unset: 'none',
+      examples: ['keycloak.internal,10.0.4.17'],
+    }),
+  CLIENT_CACHE_TTL: secondsIn(0, 3600)
+    .default(10)
+    .meta({
+      description:
+        'Seconds a server keeps a client it looked up in memory (`0`: always read the database). ' +
+        'A client changed or removed by the CLI or another instance reaches this instance within this time.',
+    }),
+  SWEEP_INTERVAL: secondsIn(0, 86400).default(600).meta({
+    description:
+      "Seconds between the server's sweeps of expired rows and of login events older than `LOGIN_EVENT_RETENTION_DAYS`. `0` turns off the periodic sweep (the CLI's `sweep` command still runs one).",
+  }),
+  LOGIN_EVENT_RETENTION_DAYS: intIn(1, 3650).default(90).meta({ description: 'Days `login_events` rows are kept before a sweep removes them.' }),
+  PRODUCT_NAME: z
+    .string()
+    .trim()
+    .min(1)
+    .max(60, 'must be at most 60 characters')
+    .default('wallet-oidc')
+    .meta({ description: 'The name in page titles and headers (at most 60 characters).' }),
   BRAND_LOGO_URL: z
     .string()
     .refine(
       (v) => v.startsWith('/static/') || /^https:\/\//.test(v) || v.startsWith('data:image/'),
       'must be an https URL, a data:image URL or a /static/ path',
     )
-    .optional(),
+    .optional()
+    .meta({
+      description: 'A header logo on the pages: an `https://` URL, a `data:image/` URL, or a `/static/` path.',
+      unset: 'no logo',
+      examples: ['https://example.com/logo.svg'],
+    }),
   BRAND_COLOR: z
     .string()
     .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour as #rrggbb')
@@ -120,58 +210,116 @@ const schema = z.object({
         });
       }
     })
-    .optional(),
+    .optional()
+    .meta({
+      description:
+        'The colour of the primary buttons, `#rrggbb`, in both colour schemes. Their text is white or near-black, whichever contrasts more, ' +
+        `and a colour where neither reaches ${MIN_CONTRAST}:1 (WCAG AA) is refused at start-up.`,
+      unset: 'the default blue',
+      examples: ['#1f6f43'],
+    }),
   // Appended to the EIP-4361 statement, so it must fit the statement grammar (one line, no exotic characters).
   BRAND_STATEMENT: z
     .string()
     .max(200, 'must be at most 200 characters')
     .regex(/^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;= ]*$/, "must use only letters, digits, spaces and -._~:/?#[]@!$&'()*+,;= (EIP-4361 statement)")
-    .optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino level').default('info'),
+    .optional()
+    .meta({
+      description:
+        'A sentence appended to every EIP-4361 statement, after `Sign in to <client>.` ' +
+        "(at most 200 characters, the statement's character set: letters, digits, spaces and `-._~:/?#[]@!$&'()*+,;=`).",
+      unset: 'nothing appended',
+      examples: ['Terms: https://example.com/terms'],
+    }),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino level')
+    .default('info')
+    .meta({ description: 'The lowest pino level logged. The CLI logs at `warn` (to stderr) unless `LOG_LEVEL` is set.' }),
 });
 
-/** The variables loadConfig reads, in the order the README documents them. */
-export const CONFIG_VARIABLES = Object.keys(schema.shape);
+type Variables = z.output<typeof variables>;
+type Name = keyof Variables & string;
 
-/** Rules that need several variables together; run on the raw values so they report beside format errors. */
-function productionProblems(input: Record<string, string | undefined>): string[] {
-  if (input.NODE_ENV !== 'production') return [];
-  const problems: string[] = [];
-  const issuer = input.ISSUER && URL.canParse(input.ISSUER) ? new URL(input.ISSUER) : undefined;
-  if (!issuer || issuer.protocol !== 'https:') {
-    problems.push('ISSUER: must be an https URL when NODE_ENV=production (tokens and cookies would travel in clear)');
-  } else if (input.TRUST_PROXY !== 'true' && input.TRUST_PROXY !== '1') {
-    problems.push('TRUST_PROXY: wallet-oidc serves plain HTTP; with NODE_ENV=production it must run behind a TLS-terminating proxy, so set TRUST_PROXY=true');
-  }
-  if (!input.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production (the embedded PGlite database is for development)');
-  if (!input.COOKIE_KEYS) problems.push('COOKIE_KEYS: required when NODE_ENV=production (comma-separated, each at least 32 characters)');
-  if (!input.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required when NODE_ENV=production (64 hex characters)');
-  return problems;
+/** A rule that holds only with NODE_ENV=production, reported on one variable. */
+export interface ProductionRule {
+  variable: Name;
+  /** What the rule asks of the variable, for the docs table. */
+  summary: string;
+  /** The other variables it reads. The rule is skipped while one of them (or `variable`) is malformed: that has its own message. */
+  reads: Name[];
+  /** The problem, or undefined when the rule holds. */
+  problem(env: Variables): string | undefined;
 }
 
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  // Empty strings count as unset, as in most twelve-factor tools.
-  const input = Object.fromEntries(CONFIG_VARIABLES.map((k) => [k, env[k] === '' ? undefined : env[k]]));
-  const parsed = schema.safeParse(input);
-  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
-  problems.push(...productionProblems(input));
-  if (input.ISSUER && URL.canParse(input.ISSUER) && !['/', ''].includes(new URL(input.ISSUER).pathname)) {
-    problems.push('ISSUER: must not have a path (wallet-oidc serves its endpoints at the root)');
-  }
-  if (!parsed.success || problems.length) throw new ConfigError(problems);
-  const v = parsed.data;
-  const issuer = v.ISSUER ?? new URL(`http://localhost:${v.PORT}`);
+const required = (variable: Name, why: string): ProductionRule => ({
+  variable,
+  summary: 'required',
+  reads: [],
+  problem: (env) => (env[variable] === undefined ? `required when NODE_ENV=production (${why})` : undefined),
+});
 
-  return {
+export const PRODUCTION_RULES: readonly ProductionRule[] = [
+  {
+    variable: 'ISSUER',
+    summary: 'an `https://` URL',
+    reads: [],
+    problem: (env) =>
+      env.ISSUER?.protocol === 'https:' ? undefined : 'must be an https URL when NODE_ENV=production (tokens and cookies would travel in clear)',
+  },
+  {
+    variable: 'TRUST_PROXY',
+    summary: '`true`',
+    reads: ['ISSUER'],
+    // Asked only of an https issuer: for any other, the ISSUER rule already says what to fix.
+    problem: (env) =>
+      env.ISSUER?.protocol !== 'https:' || env.TRUST_PROXY
+        ? undefined
+        : 'wallet-oidc serves plain HTTP; with NODE_ENV=production it must run behind a TLS-terminating proxy, so set TRUST_PROXY=true',
+  },
+  required('DATABASE_URL', 'the embedded PGlite database is for development'),
+  required('COOKIE_KEYS', 'comma-separated, each at least 32 characters'),
+  required('ENCRYPTION_KEY', '64 hex characters'),
+];
+
+/**
+ * The production rules, as a check on the whole object. It runs even when some variables are
+ * malformed, so their problems and the production ones are reported together; a rule never reads
+ * a malformed variable (its value is whatever zod left there).
+ */
+function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variables>): void {
+  const malformed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+  if (malformed.has('NODE_ENV') || env.NODE_ENV !== 'production') return;
+  for (const rule of PRODUCTION_RULES) {
+    if ([rule.variable, ...rule.reads].some((name) => malformed.has(name))) continue;
+    const message = rule.problem(env);
+    if (message) ctx.addIssue({ code: 'custom', path: [rule.variable], message, input: env[rule.variable] });
+  }
+}
+
+/** Postgres when DATABASE_URL is set, else the embedded PGlite (typed here so each kind has only its own fields). */
+function database(v: Variables): { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string } {
+  return v.DATABASE_URL ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX } : { kind: 'pglite', dataDir: v.DATA_DIR };
+}
+
+/** Empty strings count as unset, as in most twelve-factor tools. */
+const withoutEmpty = (env: unknown): unknown =>
+  env && typeof env === 'object' ? Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')) : env;
+
+/** From the environment (process.env, or any record of strings) to `Config`. */
+export const configSchema = z
+  .preprocess(withoutEmpty, variables.superRefine(checkProductionRules, { when: (payload) => typeof payload.value === 'object' && payload.value !== null }))
+  .transform((v) => ({
     production: v.NODE_ENV === 'production',
-    issuer,
+    issuer: v.ISSUER ?? new URL(`http://localhost:${v.PORT}`),
     port: v.PORT,
     host: v.HOST,
     trustProxy: v.TRUST_PROXY,
-    database: v.DATABASE_URL ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX } : { kind: 'pglite', dataDir: v.DATA_DIR },
-    cookieKeys: v.COOKIE_KEYS as string[] | undefined,
+    database: database(v),
+    /** Signed-cookie keys, newest first; undefined means "generate and keep in the database". */
+    cookieKeys: v.COOKIE_KEYS,
+    /** 32-byte key that encrypts client secrets and private signing keys at rest; undefined in development means generated. */
     encryptionKey: v.ENCRYPTION_KEY,
-    allowedChains: (v.ALLOWED_CHAINS as number[] | undefined) ?? Object.keys(DEFAULT_CHAINS).map(Number),
+    allowedChains: v.ALLOWED_CHAINS,
     subFormat: v.SUB_FORMAT,
     challengeTtlSeconds: v.CHALLENGE_TTL,
     ttl: {
@@ -184,13 +332,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       grant: Math.max(v.SESSION_TTL, v.REFRESH_TOKEN_TTL),
       refreshToken: v.REFRESH_TOKEN_TTL,
     },
-    outboundPrivateHosts: (v.OUTBOUND_PRIVATE_HOSTS as string[] | undefined) ?? [],
+    /** Hosts oidc-provider may reach even on private or loopback addresses (jwks_uri, back-channel logout). */
+    outboundPrivateHosts: v.OUTBOUND_PRIVATE_HOSTS ?? [],
+    /** Seconds a looked-up client is kept in memory (0: always read the database). */
     clientCacheTtlSeconds: v.CLIENT_CACHE_TTL,
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
     logLevel: v.LOG_LEVEL,
     brand: { productName: v.PRODUCT_NAME, logoUrl: v.BRAND_LOGO_URL, color: v.BRAND_COLOR, statement: v.BRAND_STATEMENT },
-  };
+  }));
+
+export type Config = z.output<typeof configSchema>;
+
+/** Each variable's own schema, by name, in the order the docs list them. */
+export const CONFIG_VARIABLE_SCHEMAS = configSchema.in.out.shape;
+
+/** The variables loadConfig reads, in the order the docs list them. */
+export const CONFIG_VARIABLES = Object.keys(CONFIG_VARIABLE_SCHEMAS) as Name[];
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
+  return parsed.data;
 }
 
 /** The issuer's host with port, as EIP-4361 wants it in `domain` (siwe-oidc #91, #36). */

@@ -1,7 +1,9 @@
-// Unit tests for loadConfig (src/config/index.ts): defaults, one problem per bad variable, production rules.
+// Unit tests for loadConfig (src/config/index.ts): defaults, one problem per bad variable, production rules,
+// and the documentation every variable carries in the schema.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CONFIG_VARIABLES, loadConfig } from '../../src/config/index.ts';
+import { z } from 'zod';
+import { CONFIG_VARIABLE_SCHEMAS, CONFIG_VARIABLES, loadConfig, PRODUCTION_RULES } from '../../src/config/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 function setup() {
@@ -154,6 +156,30 @@ describe('loadConfig', () => {
     assert.deepEqual(refused({ ISSUER: 'https://id.example.com/oidc/' }), ['ISSUER']);
   });
 
+  describe('the schema', () => {
+    for (const name of CONFIG_VARIABLES) {
+      it(`describes ${name}`, () => {
+        const description = z.globalRegistry.get(CONFIG_VARIABLE_SCHEMAS[name])?.description;
+        assert.ok(description?.trim(), `${name} has no description: add .meta({ description }) to its schema`);
+      });
+    }
+
+    it('accepts every example it documents', () => {
+      const examples = CONFIG_VARIABLES.flatMap((name) => (z.globalRegistry.get(CONFIG_VARIABLE_SCHEMAS[name])?.examples ?? []).map((value) => [name, value]));
+      assert.ok(examples.length > 0);
+      for (const [name, value] of examples) assert.doesNotThrow(() => loadConfig({ [name!]: value }), `${name}=${value}`);
+    });
+
+    it('has production rules only on its own variables', () => {
+      for (const rule of PRODUCTION_RULES) {
+        assert.ok(
+          [rule.variable, ...rule.reads].every((name) => CONFIG_VARIABLES.includes(name)),
+          rule.variable,
+        );
+      }
+    });
+  });
+
   describe('in production', () => {
     it('accepts a complete configuration', () => {
       const { production } = setup();
@@ -184,6 +210,13 @@ describe('loadConfig', () => {
     it('refuses to start without ENCRYPTION_KEY', () => {
       const { production, refused } = setup();
       assert.deepEqual(refused({ ...production, ENCRYPTION_KEY: '' }), ['ENCRYPTION_KEY']);
+    });
+
+    it('reports a malformed variable once, by its own message, beside the other requirements', () => {
+      const { production, refused } = setup();
+      assert.deepEqual(refused({ ...production, ISSUER: 'http://id.example.com/oidc' }), ['ISSUER']);
+      assert.deepEqual(refused({ ...production, TRUST_PROXY: 'yes', DATABASE_URL: undefined }), ['TRUST_PROXY', 'DATABASE_URL']);
+      assert.deepEqual(refused({ ...production, ENCRYPTION_KEY: 'abc', COOKIE_KEYS: undefined }), ['ENCRYPTION_KEY', 'COOKIE_KEYS']);
     });
 
     it('reports every missing requirement at once', () => {
