@@ -20,7 +20,7 @@ import { createSigningKeys } from './db/signing-keys.ts';
 import { createSql, type Sql } from './db/sql.ts';
 import { createPages, type Pages } from './http/pages.ts';
 import type { LoginEventStore, RateLimiter } from './http/ports.ts';
-import { createMemoryRateLimiter, type RateRule } from './http/rate-limit.ts';
+import { createMemoryRateLimiter } from './http/rate-limit.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { combineObservers, createLogObserver, type Observer } from './observer.ts';
 import { createClientAdapter, createPayloadAdapter } from './oidc/adapter.ts';
@@ -70,8 +70,6 @@ export interface AppContext extends Ports {
   siwe: SiweService;
   pages: Pages;
   provider: Provider;
-  /** Requests per client IP to the login API (challenge, verify). */
-  loginRate: RateRule;
   /** Which secp256k1 implementation the EOA verifier uses. */
   signatureRecovery: RecoveryImplementation;
   /** Resolves when the storage answers; rejects otherwise. */
@@ -85,11 +83,7 @@ export interface ContextOverrides extends Partial<Ports> {
   logger?: Logger;
   /** Stores to use instead of the database (memory/stores.ts); no database is opened then. */
   stores?: Stores;
-  loginRate?: RateRule;
 }
-
-/** Requests per minute per client IP to the login API: a person needs two or three per sign-in. */
-export const DEFAULT_LOGIN_RATE: RateRule = { limit: 600, windowSeconds: 60 };
 
 /** Opens the database, applies migrations, unlocks the sealed secrets, and builds the SQL stores. */
 export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores }> {
@@ -172,7 +166,6 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       siwe,
       pages,
       provider,
-      loginRate: overrides.loginRate ?? DEFAULT_LOGIN_RATE,
       signatureRecovery: recovery.implementation,
       async checkHealth() {
         if (database) await database.knex.raw('SELECT 1');

@@ -177,6 +177,13 @@ const variables = z.object({
     description:
       "Seconds between the server's sweeps of expired rows and of login events older than `LOGIN_EVENT_RETENTION_DAYS`. `0` turns off the periodic sweep (the CLI's `sweep` command still runs one).",
   }),
+  LOGIN_RATE_LIMIT: intIn(0, 1_000_000)
+    .default(600)
+    .meta({
+      description:
+        'Requests per minute from one client IP address to the login API (`/interaction/<uid>/challenge` and `/verify`); more are refused with 429 `rate_limited` and `Retry-After`. ' +
+        'A sign-in needs two or three. Counted per server instance. `0` turns the limit off.',
+    }),
   LOGIN_EVENT_RETENTION_DAYS: intIn(1, 3650).default(90).meta({ description: 'Days `login_events` rows are kept before a sweep removes them.' }),
   PRODUCT_NAME: z
     .string()
@@ -338,6 +345,7 @@ export const configSchema = z
     clientCacheTtlSeconds: v.CLIENT_CACHE_TTL,
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
+    loginRate: { limit: v.LOGIN_RATE_LIMIT, windowSeconds: 60 },
     logLevel: v.LOG_LEVEL,
     brand: { productName: v.PRODUCT_NAME, logoUrl: v.BRAND_LOGO_URL, color: v.BRAND_COLOR, statement: v.BRAND_STATEMENT },
   }));

@@ -64,7 +64,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
       sendJsonError(ctx, appError);
     }
   });
-  router.use(rateLimit(app.rateLimiter, 'login', app.loginRate));
+  router.use(rateLimit(app.rateLimiter, 'login', app.config.loginRate));
   router.use(sameOriginPosts(app.config.issuer.origin));
   router.use(interactionBody());
   const requireJson = (ctx: Context) => {
