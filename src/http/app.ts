@@ -28,6 +28,15 @@ export function createApp(deps: AppContext): Koa {
     }
   });
 
+  // The issuer's own URL: what a person who opens it needs to know, or where discovery is for a program.
+  health.get('/', async (ctx) => {
+    if (ctx.accepts('html', 'json') === 'json') {
+      ctx.body = { issuer: deps.config.issuer.origin, discovery: `${deps.config.issuer.origin}/.well-known/openid-configuration` };
+      return;
+    }
+    await deps.pages.render(ctx, 'home', { title: deps.pages.texts['home.title'] });
+  });
+
   // The operator's colours (BRAND_COLOR) as a stylesheet: CSP forbids inline styles.
   health.get('/static/brand.css', (ctx) => {
     ctx.type = 'text/css';

@@ -36,6 +36,19 @@ describeEachDatabase("the login page's server side", (backend) => {
     return url;
   };
 
+  it("answers the issuer's own URL with a page naming the service and linking discovery and JWKS, or JSON for a program", async () => {
+    const page = await fetch(server.issuer, { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    const html = await page.text();
+    assert.match(html, /<h1>Sign in with your wallet<\/h1>/);
+    assert.match(html, /href="\/\.well-known\/openid-configuration"/);
+    assert.match(html, /href="\/jwks"/);
+    const json = await fetch(server.issuer, { headers: { accept: 'application/json' } });
+    assert.deepEqual(await json.json(), { issuer: server.issuer, discovery: `${server.issuer}/.well-known/openid-configuration` });
+    for (const link of ['/.well-known/openid-configuration', '/jwks']) assert.equal((await fetch(new URL(link, server.issuer))).status, 200, link);
+  });
+
   async function loginPage(agent: Agent, uid: string): Promise<string> {
     const res = await agent.fetch(new URL(`/interaction/${uid}`, server.issuer));
     assert.equal(res.status, 200);
