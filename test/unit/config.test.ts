@@ -57,6 +57,7 @@ const INVALID: Record<string, string[]> = {
   BRAND_STATEMENT: ['line one\nline two', 'naïve', 'x'.repeat(201)],
   SWEEP_INTERVAL: ['-1', '86401'],
   LOGIN_EVENT_RETENTION_DAYS: ['0'],
+  LOGIN_RATE_LIMIT: ['-1', 'ten', '1000001'],
   LOG_LEVEL: ['loud'],
 };
 const FREE_FORM = ['HOST', 'DATA_DIR'];
