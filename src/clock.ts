@@ -5,5 +5,3 @@ export type Clock = () => Date;
 
 export const systemClock: Clock = () => new Date();
 
-/** Whole seconds since the epoch, as JWT and oidc-provider count time. */
-export const epochSeconds = (clock: Clock): number => Math.floor(clock().getTime() / 1000);

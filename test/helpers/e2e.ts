@@ -1,9 +1,8 @@
-// What every browser test file sets up once: the app over PGlite with a movable SIWE clock, a
+// What every browser test file sets up once: the app over the in-memory stores with a movable SIWE clock, a
 // relying party (openid-client), and Chromium; then a fresh browser context for each login page.
 import path from 'node:path';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
-import { createPgliteDatabase, type TestDatabase } from './db.ts';
 import { startTestServer, REDIRECT_URI, type TestServer } from './server.ts';
 import { createOpenidClient } from './rp.ts';
 import { ROOT } from './process.ts';
@@ -85,8 +84,8 @@ export async function startHarness(opts: { env?: Record<string, string> } = {}):
   if (missing) throw new Error(`${missing}; under CI=true browser tests must run`);
   let offset = 0;
   const clock: MovableClock = { now: () => new Date(Date.now() + offset), advance: (seconds) => void (offset += seconds * 1000) };
-  const db: TestDatabase = await createPgliteDatabase();
-  const server = await startTestServer(db, { env: opts.env ?? {}, clock: clock.now });
+  // The page is what these suites test: the stores are in memory (storage has suites of its own).
+  const server = await startTestServer('memory', { env: opts.env ?? {}, clock: clock.now });
   const rp = await createOpenidClient(server, {
     client_name: 'Browser RP',
     client_uri: 'https://rp.example',
@@ -168,7 +167,6 @@ export async function startHarness(opts: { env?: Record<string, string> } = {}):
     async close() {
       await browser.close();
       await server.close();
-      await db.drop();
     },
   };
 }
