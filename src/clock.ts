@@ -4,4 +4,3 @@
 export type Clock = () => Date;
 
 export const systemClock: Clock = () => new Date();
-

@@ -45,11 +45,22 @@ export function createApp(deps: AppContext): Koa {
   });
   app.use(health.routes());
 
-  const staticFiles = serve(path.join(deps.pages.viewsDir, 'static'), { maxage: 3600_000, gzip: false, brotli: false });
+  // The page script is several ES modules that must come from one deploy: browsers revalidate every
+  // file (no-cache) and get 304 Not Modified while it is unchanged, never a mix of old and new modules.
+  const staticFiles = serve(path.join(deps.pages.viewsDir, 'static'), {
+    gzip: false,
+    brotli: false,
+    setHeaders: (res) => res.setHeader('Cache-Control', 'no-cache'),
+  });
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/static/')) return next();
     ctx.path = ctx.path.slice('/static'.length);
     await staticFiles(ctx, next);
+    if (ctx.status === 200 && ctx.fresh) {
+      (ctx.body as { destroy?: () => void } | null)?.destroy?.();
+      ctx.status = 304;
+      ctx.body = null;
+    }
   });
 
   for (const router of [createLoginApi(deps), createInteractionPages(deps)]) {

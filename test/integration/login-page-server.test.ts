@@ -49,6 +49,22 @@ describeEachDatabase("the login page's server side", (backend) => {
     for (const link of ['/.well-known/openid-configuration', '/jwks']) assert.equal((await fetch(new URL(link, server.issuer))).status, 200, link);
   });
 
+  it('serves the page modules for revalidation (no-cache), and 304 while they are unchanged', async () => {
+    const first = await fetch(new URL('/static/login/api.js', server.issuer));
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('cache-control'), 'no-cache');
+    assert.match(first.headers.get('content-type') ?? '', /javascript/);
+    await first.text();
+    const lastModified = first.headers.get('last-modified');
+    assert.ok(lastModified);
+    const again = await fetch(new URL('/static/login/api.js', server.issuer), {
+      // As a browser revalidates; fetch alone would add Cache-Control: no-cache, which asks for the whole file.
+      headers: { 'if-modified-since': lastModified, 'cache-control': 'max-age=0' },
+    });
+    assert.equal(again.status, 304);
+    assert.equal(await again.text(), '');
+  });
+
   async function loginPage(agent: Agent, uid: string): Promise<string> {
     const res = await agent.fetch(new URL(`/interaction/${uid}`, server.issuer));
     assert.equal(res.status, 200);
