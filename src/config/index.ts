@@ -363,8 +363,3 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
   return parsed.data;
 }
-
-/** The issuer's host with port, as EIP-4361 wants it in `domain` (siwe-oidc #91, #36). */
-export function issuerDomain(issuer: URL): string {
-  return issuer.host;
-}

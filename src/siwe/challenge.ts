@@ -67,6 +67,7 @@ const rfc3339 = (d: Date) => d.toISOString();
 
 export function createSiweService(opts: SiweServiceOptions): SiweService {
   const allowed = new Set(opts.allowedChains);
+  // EIP-4361 `domain` is the issuer's host with its port (siwe-oidc #91, #36).
   const domain = opts.issuer.host;
   const uri = opts.issuer.origin;
 
