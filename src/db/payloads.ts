@@ -15,9 +15,11 @@ const SELECT = 'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 
 const FIND = `${SELECT} id = $2`;
 const FIND_BY_UID = `${SELECT} uid = $2 LIMIT 1`;
 const FIND_BY_USER_CODE = `${SELECT} user_code = $2 LIMIT 1`;
-const CONSUME = 'UPDATE oidc_payloads SET consumed_at = $3 WHERE model = $1 AND id = $2';
+// Conditional: of concurrent consumers, row locking lets exactly one see the row unconsumed.
+const CONSUME = 'UPDATE oidc_payloads SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL';
 const DESTROY = 'DELETE FROM oidc_payloads WHERE model = $1 AND id = $2';
 const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2';
+const REVOKE_GRANT = "DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)";
 
 type Row = { payload: AdapterPayload; consumed_at: Date | null };
 
@@ -35,13 +37,16 @@ export function createPayloadStore(sql: Sql): PayloadStore {
     findByUid: (model, uid) => first(FIND_BY_UID, model, uid, 'oidc_find_by_uid'),
     findByUserCode: (model, userCode) => first(FIND_BY_USER_CODE, model, userCode, 'oidc_find_by_user_code'),
     async consume(model, id, at) {
-      await sql.query(CONSUME, [model, id, at], 'oidc_consume');
+      return (await sql.query(CONSUME, [model, id, at], 'oidc_consume')).rowCount === 1;
     },
     async destroy(model, id) {
       await sql.query(DESTROY, [model, id], 'oidc_destroy');
     },
     async revokeByGrantId(model, grantId) {
       await sql.query(REVOKE_BY_GRANT_ID, [model, grantId], 'oidc_revoke_by_grant_id');
+    },
+    async revokeGrant(grantId) {
+      await sql.query(REVOKE_GRANT, [grantId], 'oidc_revoke_grant');
     },
   };
 }

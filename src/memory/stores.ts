@@ -87,13 +87,19 @@ export function createMemoryStores(clock: Clock): MemoryStores {
       find: async (model, id) => copy(payloads.get(key(model, id))),
       findByUid: async (model, uid) => copy(findBy(model, 'uid', uid)),
       findByUserCode: async (model, userCode) => copy(findBy(model, 'userCode', userCode)),
+      // One synchronous check-and-set, as the SQL store's conditional UPDATE.
       async consume(model, id, at) {
         const p = payloads.get(key(model, id));
-        if (p) p.consumedAt = at;
+        if (!p || p.consumedAt) return false;
+        p.consumedAt = at;
+        return true;
       },
       destroy: async (model, id) => void payloads.delete(key(model, id)),
       async revokeByGrantId(model, grantId) {
         for (const [k, v] of payloads) if (k.startsWith(`${model}\0`) && v.payload.grantId === grantId) payloads.delete(k);
+      },
+      async revokeGrant(grantId) {
+        for (const [k, v] of payloads) if (v.payload.grantId === grantId || k === key('Grant', grantId)) payloads.delete(k);
       },
     },
     signingKeys: {

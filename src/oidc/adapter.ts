@@ -1,7 +1,7 @@
 // oidc-provider's storage adapters (docs: Adapter): every model over a PayloadStore, and the Client
 // model over the ClientStore with a short cache. The contract is the library's memory adapter.
 import { LRUCache } from 'lru-cache';
-import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
 
@@ -20,7 +20,18 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
     find: async (id) => toPayload(await store.find(model, id)),
     findByUid: async (uid) => toPayload(await store.findByUid(model, uid)),
     findByUserCode: async (userCode) => toPayload(await store.findByUserCode(model, userCode)),
-    consume: (id) => store.consume(model, id, clock()),
+    /**
+     * oidc-provider checks `consumed` on the payload it read, then consumes: two concurrent uses
+     * of one code or rotating refresh token both pass the check. Only one wins the conditional
+     * consume; the other revokes the grant (RFC 6749 §4.1.2: what the first use issued dies too)
+     * and answers invalid_grant, as the library does for a reuse it sees.
+     */
+    async consume(id) {
+      if (await store.consume(model, id, clock())) return;
+      const grantId = (await store.find(model, id))?.payload.grantId;
+      if (typeof grantId === 'string') await store.revokeGrant(grantId);
+      throw new errors.InvalidGrant(`${model === 'AuthorizationCode' ? 'authorization code' : 'token'} already used`);
+    },
     destroy: (id) => store.destroy(model, id),
     revokeByGrantId: (grantId) => store.revokeByGrantId(model, grantId),
   };

@@ -49,9 +49,12 @@ export interface PayloadStore {
   find(model: string, id: string): Promise<StoredPayload | undefined>;
   findByUid(model: string, uid: string): Promise<StoredPayload | undefined>;
   findByUserCode(model: string, userCode: string): Promise<StoredPayload | undefined>;
-  consume(model: string, id: string, at: Date): Promise<void>;
+  /** Marks the payload consumed; true only for the one call that found it unconsumed (atomic under concurrency). */
+  consume(model: string, id: string, at: Date): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
   revokeByGrantId(model: string, grantId: string): Promise<void>;
+  /** Deletes the grant and everything issued under it, in every model. */
+  revokeGrant(grantId: string): Promise<void>;
 }
 
 export interface SigningKeyStore {

@@ -236,6 +236,23 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       assert.deepEqual({ ...found, consumed: undefined }, { jti: id, grantId: 'g', scope: 'openid', consumed: undefined });
     });
 
+    it('consumes once among concurrent calls; each loser revokes the grant and rejects with invalid_grant', async () => {
+      const codes = ctx.adapter('AuthorizationCode');
+      const tokens = ctx.adapter('AccessToken');
+      const grants = ctx.adapter('Grant');
+      const grantId = ctx.newId('grant');
+      const codeId = ctx.newId();
+      const tokenId = ctx.newId();
+      await grants.upsert(grantId, { jti: grantId }, 60);
+      await codes.upsert(codeId, { jti: codeId, grantId }, 60);
+      await tokens.upsert(tokenId, { jti: tokenId, grantId }, 60);
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => codes.consume(codeId)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, results.map((r) => r.status).join(' '));
+      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { error?: string }).error, 'invalid_grant');
+      assert.equal(await grants.find(grantId), undefined, 'the grant is gone');
+      assert.equal(await tokens.find(tokenId), undefined, 'and what it issued');
+    });
+
     it('destroys a record so find and findByUid answer undefined', async () => {
       const sessions = ctx.adapter('Session');
       const id = ctx.newId();
