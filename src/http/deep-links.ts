@@ -26,25 +26,17 @@ export async function qrDataUrl(url: string): Promise<string> {
   return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
 }
 
-/** The RP's authorization request, rebuilt from the interaction's parameters. */
-export function authorizationUrl(issuerOrigin: string, params: Record<string, unknown>): string {
-  const query = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (typeof v === 'string') query.set(k, v);
-  return `${issuerOrigin}/auth?${query}`;
-}
-
 /**
- * Where the short link sends the other device. A client that registered an `initiate_login_uri`
- * (OpenID Connect Core §4, third-party-initiated login) starts a fresh request of its own there, so
- * its state and PKCE verifier live on that device. Otherwise the RP's request is rebuilt without
- * `id_token_hint`, which names this device's session, not the other's.
+ * Where the short link sends the other device, when anywhere: a client that registered an
+ * `initiate_login_uri` (OpenID Connect Core §4, third-party-initiated login) starts a fresh request
+ * of its own there, so its state and PKCE verifier live on that device. Nothing of the original
+ * request (state, nonce, PKCE challenge, redirect) ever leaves this server: anyone holding the link
+ * could otherwise finish the victim's request with their own wallet (login CSRF). Without that URI
+ * the other device is told to start from the application (undefined here).
  */
-export function elsewhereTarget(issuerOrigin: string, params: Record<string, unknown>, initiateLoginUri?: string | undefined): string {
-  if (initiateLoginUri) {
-    const url = new URL(initiateLoginUri);
-    url.searchParams.set('iss', issuerOrigin);
-    return url.href;
-  }
-  const { id_token_hint: _hint, ...rest } = params;
-  return authorizationUrl(issuerOrigin, rest);
+export function elsewhereTarget(issuerOrigin: string, initiateLoginUri: string | undefined): string | undefined {
+  if (!initiateLoginUri) return undefined;
+  const url = new URL(initiateLoginUri);
+  url.searchParams.set('iss', issuerOrigin);
+  return url.href;
 }

@@ -71,13 +71,17 @@ export function createInteractionPages(app: AppContext): Router {
   });
 
   // The short link in the deep links and the QR code. It is opened on another device (no cookie), so
-  // it looks the interaction up by its uid, which only the page showed, and starts a sign-in there.
+  // it looks the interaction up by its uid, which only the page showed, and sends that device to start
+  // a sign-in of its own: never into this interaction, never with the RP's request.
   router.get('/elsewhere', async (ctx) => {
     const interaction = await provider.Interaction.find(String(ctx.params.uid));
     if (!interaction) throw new AppError('interaction_not_found', 'this sign-in has ended; start again from the application');
     const client = await clientOf(provider, interaction.params.client_id);
     ctx.set('Cache-Control', 'no-store');
-    ctx.redirect(elsewhereTarget(issuerOrigin, interaction.params, client.initiateLoginUri));
+    const target = elsewhereTarget(issuerOrigin, client.initiateLoginUri);
+    if (target) return ctx.redirect(target);
+    const clientName = client.clientName ?? client.clientId;
+    await pages.render(ctx, 'elsewhere', { title: pages.texts['elsewhere.title'], clientName, clientUri: client.clientUri });
   });
 
   router.post('/confirm', async (ctx) => {

@@ -1,9 +1,8 @@
 // A browser with no wallet: the page says so, then offers signing elsewhere (copy the message,
-// paste the signature) and carrying the sign-in to a phone (wallet deep links, a QR code).
+// paste the signature), and the short link for a phone (wallet deep links, a QR code) that never carries the request.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
-import * as oidc from 'openid-client';
 import { skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
 import { qrDataUrl } from '../../src/http/deep-links.ts';
 
@@ -146,16 +145,15 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
     assert.equal(await qr.getAttribute('src'), await qrDataUrl(short), 'the QR code holds the same short link');
     assert.ok(await qr.evaluate((img) => (img as HTMLImageElement).naturalWidth > 0), 'the QR image renders under the CSP');
 
-    // The phone (another browser, with a wallet, without the desktop's cookies) opens it and signs in.
-    const account = Wallet.createRandom();
-    const phone = await h.open({ viewport: { width: 360, height: 780 }, wallets: [{ account }] });
+    // The phone (another browser, without the desktop's cookies) opens it: it is told to start from the
+    // application there, and gets nothing of the desktop's request (no login CSRF through the link).
+    const phone = await h.open({ viewport: { width: 360, height: 780 }, wallets: [{ account: Wallet.createRandom() }] });
     await phone.page.goto(short);
-    await phone.page.getByRole('button', { name: text('login.browserWallet') }).click();
-    await phone.page.getByRole('button', { name: text('consent.allow') }).click();
-    const callback = await phone.callback();
-    assert.equal(callback.searchParams.get('state'), login.url.searchParams.get('state'), "the desktop request's state comes back");
-    // The phone's browser is not the RP session that holds the desktop's PKCE verifier; the code still redeems with it.
-    const tokens = await oidc.authorizationCodeGrant(h.rp.config, callback, login.checks);
-    assert.equal(tokens.claims()!.sub, account.address);
+    await phone.page.getByRole('heading', { name: text('elsewhere.title') }).waitFor();
+    const open = phone.page.getByRole('link', { name: text('elsewhere.open', { client: 'Browser RP' }) });
+    assert.equal(await open.getAttribute('href'), 'https://rp.example');
+    const html = await phone.page.content();
+    assert.ok(!html.includes(login.url.searchParams.get('state')!), "the desktop request's state is not on the phone");
+    assert.ok(!html.includes(login.url.searchParams.get('code_challenge')!), 'nor its PKCE challenge');
   });
 });

@@ -89,25 +89,28 @@ describeEachDatabase("the login page's server side", (backend) => {
       assert.match(await loginPage(agent, uid), /\/elsewhere/);
     });
 
-    it("starts the RP's request afresh on another device, which signs in and reaches the RP with the original state", async () => {
+    it("never gives another device the RP's request: it says to start from the application there (no login CSRF)", async () => {
       const desktop = createAgent(server.issuer);
-      const uid = await startLogin(desktop, authorizationUrl(client, { login_hint: 'someone' }));
-      const phone = createAgent(server.issuer); // no cookie of the desktop's
-      const res = await phone.fetch(new URL(`/interaction/${uid}/elsewhere`, server.issuer), { redirect: 'manual' });
-      assert.equal(res.status, 302);
+      const request = authorizationUrl(client, { login_hint: 'someone', nonce: 'n-0S6_WzA2Mj' });
+      const uid = await startLogin(desktop, request);
+      const attacker = createAgent(server.issuer); // holds the link, not the desktop's cookie
+      const res = await attacker.fetch(new URL(`/interaction/${uid}/elsewhere`, server.issuer), { redirect: 'manual' });
+      assert.equal(res.status, 200);
       assert.equal(res.headers.get('cache-control'), 'no-store');
-      const target = new URL(res.headers.get('location')!);
-      assert.equal(`${target.origin}${target.pathname}`, `${server.issuer}/auth`);
-      const sorted = (u: URL) => [...u.searchParams].sort(([a], [b]) => a.localeCompare(b));
-      assert.deepEqual(sorted(target), sorted(authorizationUrl(client, { login_hint: 'someone' })));
-
-      const phoneUid = await startLogin(phone, target);
-      assert.notEqual(phoneUid, uid, 'a new interaction on the phone');
-      const wallet = Wallet.createRandom();
-      const callback = await followToClient(phone, await signIn(phone, phoneUid, wallet));
-      assert.equal(callback.origin + callback.pathname, REDIRECT_URI);
-      assert.equal(callback.searchParams.get('state'), 'st');
-      assert.ok(callback.searchParams.get('code'));
+      const html = await res.text();
+      assert.match(html, /Continue on this device/);
+      assert.ok(html.includes('href="https://rp.example.com"'), "a link to the client's home page");
+      for (const secret of [PKCE.code_challenge, 'n-0S6_WzA2Mj', encodeURIComponent(REDIRECT_URI), REDIRECT_URI, '/auth?']) {
+        assert.ok(!html.includes(secret), `the page does not carry ${secret}`);
+      }
+      // Nor can the link holder use the interaction itself: it is bound to the desktop's cookie.
+      const challenge = await attacker.fetch(new URL(`/interaction/${uid}/challenge`, server.issuer), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ address: Wallet.createRandom().address, chainId: 1 }),
+      });
+      assert.equal(challenge.status, 400);
+      assert.equal(((await challenge.json()) as { error: string }).error, 'interaction_not_found');
     });
 
     it("sends the other device to the client's initiate_login_uri when it registered one (third-party-initiated login)", async () => {

@@ -1,29 +1,14 @@
-// Carrying a sign-in to a phone: the RP's authorization request rebuilt, wallet deep links, the QR code.
+// Carrying a sign-in to a phone: where the short link leads, wallet deep links, the QR code.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authorizationUrl, elsewhereTarget, qrDataUrl, walletDeepLinks } from '../../src/http/deep-links.ts';
-
-describe('authorizationUrl', () => {
-  it("rebuilds the RP's request from the interaction's parameters, skipping absent ones", () => {
-    const url = new URL(
-      authorizationUrl('https://id.example.com', { client_id: 'abc', redirect_uri: 'https://rp.example/cb', state: 'x y', nonce: undefined }),
-    );
-    assert.equal(url.origin + url.pathname, 'https://id.example.com/auth');
-    assert.deepEqual(Object.fromEntries(url.searchParams), { client_id: 'abc', redirect_uri: 'https://rp.example/cb', state: 'x y' });
-  });
-});
+import { elsewhereTarget, qrDataUrl, walletDeepLinks } from '../../src/http/deep-links.ts';
 
 describe('elsewhereTarget', () => {
-  const params = { client_id: 'abc', redirect_uri: 'https://rp.example/cb', state: 's', id_token_hint: 'eyJ.x.y', login_hint: 'me' };
-  it("rebuilds the RP's request without id_token_hint, which names this device's session", () => {
-    const url = new URL(elsewhereTarget('https://id.example.com', params));
-    assert.deepEqual(Object.fromEntries(url.searchParams), { client_id: 'abc', redirect_uri: 'https://rp.example/cb', state: 's', login_hint: 'me' });
-  });
   it("is the client's initiate_login_uri with iss added, keeping the URI's own query", () => {
-    assert.equal(
-      elsewhereTarget('https://id.example.com', params, 'https://rp.example/login?x=1'),
-      'https://rp.example/login?x=1&iss=https%3A%2F%2Fid.example.com',
-    );
+    assert.equal(elsewhereTarget('https://id.example.com', 'https://rp.example/login?x=1'), 'https://rp.example/login?x=1&iss=https%3A%2F%2Fid.example.com');
+  });
+  it('is nothing without one: the RP request is never rebuilt for another device', () => {
+    assert.equal(elsewhereTarget('https://id.example.com', undefined), undefined);
   });
 });
 
