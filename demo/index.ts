@@ -4,9 +4,9 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, type Config } from '../src/config/index.ts';
+import { loadConfig } from '../src/config/index.ts';
 import { createContext, type AppContext } from '../src/context.ts';
-import { sweepExpired } from '../src/db/sweep.ts';
+import { startSweeper } from '../src/db/sweep.ts';
 import { UsageError } from '../src/errors.ts';
 import { createApp } from '../src/http/app.ts';
 import { registerClient, updateClient } from '../src/oidc/clients.ts';
@@ -63,14 +63,19 @@ export async function startDemo(env: Record<string, string | undefined>): Promis
     });
 
     const started = ctx;
-    const sweeper = startSweeper(ctx, config);
+    const sweeper = startSweeper(ctx.database!.knex, {
+      clock: ctx.clock,
+      logger: ctx.logger,
+      intervalSeconds: config.sweepIntervalSeconds,
+      loginEventRetentionDays: config.loginEventRetentionDays,
+    });
     return {
       issuer: config.issuer.origin,
       rpUrl,
       clientId: client.client_id,
       ctx: started,
       async close() {
-        clearInterval(sweeper);
+        sweeper.stop();
         await Promise.all([stop(rpServer), stop(oidcServer)]);
         await started.close();
       },
@@ -106,16 +111,6 @@ async function demoClient(ctx: AppContext, redirectUri: string): Promise<StoredC
 }
 
 /** The periodic sweep of expired rows, as `npm start` runs it. */
-function startSweeper(ctx: AppContext, config: Config): NodeJS.Timeout | undefined {
-  const knex = ctx.database?.knex;
-  if (!knex || config.sweepIntervalSeconds <= 0) return undefined;
-  const sweep = () =>
-    sweepExpired(knex, { now: ctx.clock(), loginEventRetentionDays: config.loginEventRetentionDays }).catch((err: unknown) =>
-      ctx.logger.error({ err }, 'sweep failed'),
-    );
-  return setInterval(sweep, config.sweepIntervalSeconds * 1000).unref();
-}
-
 async function listen(server: http.Server, port: number, host: string | undefined, variable: string): Promise<number> {
   try {
     server.listen(port, host);

@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from './config/index.ts';
 import { createContext } from './context.ts';
-import { sweepExpired } from './db/sweep.ts';
+import { startSweeper } from './db/sweep.ts';
 import { readEnvironment } from './env.ts';
 import { describeFatal } from './errors.ts';
 import { createApp } from './http/app.ts';
@@ -16,21 +16,16 @@ async function main(): Promise<void> {
   const { port } = server.address() as AddressInfo;
   logger.info({ issuer: config.issuer.origin, port, database: config.database.kind, signatureRecovery: ctx.signatureRecovery }, 'wallet-oidc listening');
 
-  const database = ctx.database;
-  const sweep = async () => {
-    if (!database) return;
-    try {
-      const counts = await sweepExpired(database.knex, { now: ctx.clock(), loginEventRetentionDays: config.loginEventRetentionDays });
-      logger.debug({ counts }, 'swept expired rows');
-    } catch (err) {
-      logger.error({ err }, 'sweep failed');
-    }
-  };
-  const sweeper = config.sweepIntervalSeconds > 0 ? setInterval(sweep, config.sweepIntervalSeconds * 1000).unref() : undefined;
+  const sweeper = startSweeper(ctx.database!.knex, {
+    clock: ctx.clock,
+    logger,
+    intervalSeconds: config.sweepIntervalSeconds,
+    loginEventRetentionDays: config.loginEventRetentionDays,
+  });
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    clearInterval(sweeper);
+    sweeper.stop();
     server.close(() => void ctx.close().finally(() => process.exit(0)));
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 10_000).unref();

@@ -1,4 +1,6 @@
 // Removes expired rows in small batches, so a large backlog never holds long locks.
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
 import type { Db } from './knex.ts';
 
 /** Rows stay this long past expiry: clock tolerance, and reuse detection of consumed codes and tokens. */
@@ -34,4 +36,19 @@ export async function sweepExpired(db: Db, opts: SweepOptions): Promise<SweepCou
     siwe_nonces: await deleteInBatches(db, 'siwe_nonces', 'nonce', 'expires_at', cutoff, batch),
     login_events: await deleteInBatches(db, 'login_events', 'id', 'occurred_at', eventsCutoff, batch),
   };
+}
+
+/** Sweeps every `intervalSeconds` (0: never) until stopped; a failed sweep is logged and the next one runs. */
+export function startSweeper(db: Db, opts: { clock: Clock; logger: Logger; intervalSeconds: number; loginEventRetentionDays: number }): { stop(): void } {
+  if (opts.intervalSeconds <= 0) return { stop: () => {} };
+  const sweep = async () => {
+    try {
+      const counts = await sweepExpired(db, { now: opts.clock(), loginEventRetentionDays: opts.loginEventRetentionDays });
+      opts.logger.debug({ counts }, 'swept expired rows');
+    } catch (err) {
+      opts.logger.error({ err }, 'sweep failed');
+    }
+  };
+  const timer = setInterval(sweep, opts.intervalSeconds * 1000).unref();
+  return { stop: () => clearInterval(timer) };
 }
