@@ -56,8 +56,26 @@ export function sameOriginPosts(issuerOrigin: string): Middleware {
   };
 }
 
-/** JSON for the contract, forms for the consent page; small bodies only. */
-export const interactionBody = (): Middleware => bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' });
+/**
+ * JSON for the contract, forms for the consent page; small bodies only. Whatever goes wrong while
+ * reading the body is the client's doing: a body that does not decode with its Content-Encoding
+ * (gzip, deflate, br) fails in zlib without an HTTP status, and answers invalid_request, not 500.
+ */
+export function interactionBody(): Middleware {
+  const parse = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' });
+  return async (ctx, next) => {
+    let parsed = false;
+    try {
+      await parse(ctx, () => {
+        parsed = true;
+        return next();
+      });
+    } catch (err) {
+      if (parsed || typeof (err as { status?: unknown })?.status === 'number') throw err;
+      throw new AppError('invalid_request', 'the request body could not be read with its Content-Encoding', { cause: err });
+    }
+  };
+}
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);

@@ -11,15 +11,22 @@ function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefine
   return stored.consumedAt ? { ...stored.payload, consumed: Math.floor(stored.consumedAt.getTime() / 1000) } : stored.payload;
 }
 
+/**
+ * Ids and codes come straight from requests. A stored one never holds a NUL (Postgres text cannot),
+ * so a lookup by one that does finds nothing, without asking the database (which would refuse it
+ * with an error, and the caller would see a 500 instead of invalid_grant or invalid_token).
+ */
+const storable = (value: string): boolean => !value.includes('\0');
+
 export function createPayloadAdapter(store: PayloadStore, model: string, clock: Clock): Adapter {
   return {
     async upsert(id, payload, expiresIn) {
       const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
       await store.upsert(model, id, payload, expiresAt);
     },
-    find: async (id) => toPayload(await store.find(model, id)),
-    findByUid: async (uid) => toPayload(await store.findByUid(model, uid)),
-    findByUserCode: async (userCode) => toPayload(await store.findByUserCode(model, userCode)),
+    find: async (id) => (storable(id) ? toPayload(await store.find(model, id)) : undefined),
+    findByUid: async (uid) => (storable(uid) ? toPayload(await store.findByUid(model, uid)) : undefined),
+    findByUserCode: async (userCode) => (storable(userCode) ? toPayload(await store.findByUserCode(model, userCode)) : undefined),
     /**
      * oidc-provider checks `consumed` on the payload it read, then consumes: two concurrent uses
      * of one code or rotating refresh token both pass the check. Only one wins the conditional
@@ -49,6 +56,7 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
   const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
   return {
     async find(id) {
+      if (!storable(id)) return undefined;
       const cached = cache?.get(id);
       if (cached) return structuredClone(cached);
       const client = await store.find(id);
