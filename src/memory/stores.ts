@@ -13,6 +13,8 @@ import { generateRsaJwk } from '../oidc/keys.ts';
 export interface MemoryStores extends Stores {
   /** The login events recorded, oldest first (the audit trail a test can read). */
   readonly events: readonly LoginEvent[];
+  /** Every challenge issued, oldest first. */
+  readonly challenges: readonly IssuedNonce[];
 }
 
 export function createMemoryStores(clock: Clock): MemoryStores {
@@ -34,6 +36,9 @@ export function createMemoryStores(clock: Clock): MemoryStores {
 
   return {
     events,
+    get challenges() {
+      return [...nonces.values()];
+    },
     accounts: {
       async recordLogin({ sub, address, walletType, at }, event) {
         const existing = accounts.get(sub);

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Wallet } from 'ethers';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import assert from 'node:assert/strict';
+import type { MemoryStores } from '../../src/memory/stores.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
 import { createAgent, loginWithWallet, type Agent, type TestWallet } from './login.ts';
 import { REDIRECT_URI, type TestServer } from './server.ts';
@@ -113,9 +114,13 @@ function relyingParty(server: TestServer) {
       });
       return { page, html, form, confirm };
     },
-    /** Rows the login contract wrote for a client: each challenge and each verify leaves one. */
+    /** Records the login contract wrote for a client: each challenge and each verify leaves one. */
     loginRows: async (clientId: string) => {
-      const db = server.ctx.database!.knex;
+      const db = server.ctx.database?.knex;
+      if (!db) {
+        const memory = server.ctx.stores as MemoryStores;
+        return memory.challenges.filter((c) => c.clientId === clientId).length + memory.events.filter((e) => e.clientId === clientId).length;
+      }
       const [nonces, events] = await Promise.all([db('siwe_nonces').where({ client_id: clientId }), db('login_events').where({ client_id: clientId })]);
       return nonces.length + events.length;
     },

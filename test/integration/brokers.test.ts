@@ -7,7 +7,6 @@ import { after, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { SignJWT, createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWTPayload, type JWK } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
-import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createAgent, loginWithWallet, postJson, signIn, startLogin, type Agent } from '../helpers/login.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
@@ -156,11 +155,10 @@ async function followToFormPost(agent: Agent, redirectTo: string): Promise<FormP
   throw new Error('too many redirects');
 }
 
-async function setup(backend: { create(): Promise<TestDatabase> }) {
-  const dbs = [await backend.create(), await backend.create()];
+async function setup() {
   // The allow-list lets the provider fetch a jwks_uri on 127.0.0.1; `guarded` keeps the default SSRF guard.
-  const open = await startTestServer(dbs[0]!, { env: { OUTBOUND_PRIVATE_HOSTS: '127.0.0.1' } });
-  const guarded = await startTestServer(dbs[1]!);
+  const open = await startTestServer('memory', { env: { OUTBOUND_PRIVATE_HOSTS: '127.0.0.1' } });
+  const guarded = await startTestServer('memory');
 
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   const publicJwk = { ...(await exportJWK(publicKey)), alg: 'RS256', use: 'sig' };
@@ -187,15 +185,15 @@ async function setup(backend: { create(): Promise<TestDatabase> }) {
     addClient: (metadata: Partial<ClientMetadata>) => open.addClient(metadata),
     async close() {
       await Promise.allSettled([open.close(), guarded.close(), jwksServer.close()]);
-      await Promise.allSettled(dbs.map((db) => db.drop()));
     },
   };
 }
 
-describeEachDatabase('requests the brokers send', (backend) => {
+// Protocol behaviour, on the in-memory stores: storage has its own suites on PGlite and Postgres.
+describe('requests the brokers send', () => {
   let t: Awaited<ReturnType<typeof setup>>;
   before(async () => {
-    t = await setup(backend);
+    t = await setup();
   });
   after(async () => {
     await t?.close();

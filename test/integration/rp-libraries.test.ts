@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import * as oidc from 'openid-client';
 import * as oauth from 'oauth4webapi';
@@ -15,7 +15,6 @@ import OpenIDConnectStrategy from 'passport-openidconnect';
 import makeFetchCookie from 'fetch-cookie';
 import { CookieJar } from 'tough-cookie';
 import { displayName } from '../../src/oidc/claims.ts';
-import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { createOpenidClient } from '../helpers/rp.ts';
 import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
 import { createAgent, loginWithWallet, type Agent, type TestWallet } from '../helpers/login.ts';
@@ -31,8 +30,8 @@ interface Discovery {
 /** Where Auth.js believes it is served; it is invoked in-process with Web Requests and never listens. */
 const AUTHJS_ORIGIN = 'https://app.example.com';
 
-async function setup(db: TestDatabase) {
-  const server = await startTestServer(db);
+async function setup() {
+  const server = await startTestServer('memory');
   const discovery = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Discovery;
 
   /** A wallet's login at the provider, from an RP's authorization URL to its callback URL (never fetched here). */
@@ -207,16 +206,14 @@ async function startPassportApp(ctx: Ctx) {
   };
 }
 
-describeEachDatabase('wallet login through independent relying-party libraries', (backend) => {
-  let db: TestDatabase;
+// Protocol behaviour, on the in-memory stores: storage has its own suites on PGlite and Postgres.
+describe('wallet login through independent relying-party libraries', () => {
   let ctx: Ctx;
   before(async () => {
-    db = await backend.create();
-    ctx = await setup(db);
+    ctx = await setup();
   });
   after(async () => {
     await ctx?.server.close();
-    await db?.drop();
   });
 
   it('openid-client completes code + PKCE with client_secret_basic and verifies the ID token signature', async () => {

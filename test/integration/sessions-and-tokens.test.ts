@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Wallet } from 'ethers';
 import type { ClientMetadata } from 'oidc-provider';
-import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
 import { createAgent, followToClient, requestChallenge, startLogin } from '../helpers/login.ts';
 import { relyingParty } from '../helpers/raw-rp.ts';
@@ -33,12 +32,11 @@ async function startReceiver() {
   };
 }
 
-async function setup(backend: { create(): Promise<TestDatabase> }) {
-  const dbs = [await backend.create(), await backend.create()];
+async function setup() {
   const receiver = await startReceiver();
   // The allow-list lets back-channel logouts reach 127.0.0.1; `guarded` keeps oidc-provider's SSRF guard.
-  const open = await startTestServer(dbs[0]!, { env: { OUTBOUND_PRIVATE_HOSTS: '127.0.0.1' } });
-  const guarded = await startTestServer(dbs[1]!);
+  const open = await startTestServer('memory', { env: { OUTBOUND_PRIVATE_HOSTS: '127.0.0.1' } });
+  const guarded = await startTestServer('memory');
   const add = (server: TestServer, metadata: Partial<ClientMetadata> = {}) => server.addClient({ client_name: 'Test RP', ...metadata });
   const withRefresh = { grant_types: ['authorization_code', 'refresh_token'] };
 
@@ -58,15 +56,15 @@ async function setup(backend: { create(): Promise<TestDatabase> }) {
     addGuardedClient: (metadata: Partial<ClientMetadata> = {}) => add(guarded, metadata),
     async close() {
       await Promise.allSettled([open.close(), guarded.close(), receiver.close()]);
-      await Promise.allSettled(dbs.map((db) => db.drop()));
     },
   };
 }
 
-describeEachDatabase('sessions and tokens', (backend) => {
+// Protocol behaviour, on the in-memory stores: storage has its own suites on PGlite and Postgres.
+describe('sessions and tokens', () => {
   let t: Awaited<ReturnType<typeof setup>>;
   before(async () => {
-    t = await setup(backend);
+    t = await setup();
   });
   after(async () => {
     await t?.close();
