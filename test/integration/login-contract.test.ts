@@ -335,7 +335,7 @@ describeEachDatabase('the login contract', (backend) => {
       assert.match(csp, /frame-ancestors 'none'/);
       const html = await res.text();
       assert.match(html, /Test RP/);
-      assert.match(html, /<script src="\/static\/login\.js"/);
+      assert.match(html, /<script type="module" src="\/static\/login\.js"/);
       assert.doesNotMatch(html, /<script>/);
     });
 
