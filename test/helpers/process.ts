@@ -1,6 +1,8 @@
 // Runs the project's entry points (server, CLI) as child processes, as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -32,3 +34,55 @@ export function run(entry: 'src/main.ts' | 'src/cli/index.ts', args: string[], e
 }
 
 export const cli = (args: string[], env: Record<string, string>) => run('src/cli/index.ts', args, env);
+
+/** A port nothing listens on now, for a child that must be given its port (with PORT=0 the default issuer would say port 0). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Waits for the server's "wallet-oidc listening" log line and returns the port it names. Fails as soon as the
+ * child exits, or after `ceilingMs`: generous, so a loaded machine is slow but not red. Errors carry what it printed.
+ */
+export function waitForListening(child: ChildProcess, ceilingMs = 180_000): Promise<number> {
+  const { stdout, stderr } = child as { stdout: Readable; stderr: Readable };
+  let output = '';
+  let partial = '';
+  const cleanups: (() => void)[] = [];
+  return new Promise<number>((resolve, reject) => {
+    const onStdout = (d: Buffer) => {
+      output += d;
+      const lines = (partial + d).split('\n');
+      partial = lines.pop()!; // an unfinished line waits for the rest
+      for (const line of lines) {
+        const entry = parseJson(line);
+        if (entry?.msg === 'wallet-oidc listening' && typeof entry.port === 'number') resolve(entry.port);
+      }
+    };
+    const onStderr = (d: Buffer) => (output += d);
+    const onExit = (code: number | null, signal: string | null) =>
+      reject(new Error(`the server exited (${signal ?? `code ${code}`}) before listening:\n${output}`));
+    const timer = setTimeout(() => reject(new Error(`the server was not listening after ${ceilingMs / 1000} s:\n${output}`)), ceilingMs);
+    stdout.on('data', onStdout);
+    stderr.on('data', onStderr);
+    child.once('exit', onExit);
+    cleanups.push(
+      () => clearTimeout(timer),
+      () => stdout.off('data', onStdout),
+      () => stderr.off('data', onStderr),
+      () => child.off('exit', onExit),
+    );
+  }).finally(() => cleanups.forEach((cleanup) => cleanup()));
+}
+
+function parseJson(line: string): { msg?: unknown; port?: unknown } | undefined {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined; // not a log line
+  }
+}

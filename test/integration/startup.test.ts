@@ -3,26 +3,23 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { once } from 'node:events';
 import { createPgliteDatabase, type TestDatabase } from '../helpers/db.ts';
-import { run, spawnEntry } from '../helpers/process.ts';
+import { freePort, run, spawnEntry, waitForListening } from '../helpers/process.ts';
 
 describe('the server process', () => {
   let db: TestDatabase;
   before(async () => {
-    db = await createPgliteDatabase();
+    // Without tables, as a first start finds it: the server applies the migrations itself.
+    db = await createPgliteDatabase({ empty: true });
   });
   after(async () => {
     await db?.drop();
   });
 
   it('starts on the embedded database, serves discovery and stops on SIGTERM', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const child = spawnEntry('src/main.ts', [], { ...db.env, PORT: String(port), HOST: '127.0.0.1' });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
     try {
-      for (let i = 0; i < 200 && !out.includes('wallet-oidc listening'); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.match(out, /wallet-oidc listening/);
+      assert.equal(await waitForListening(child), port);
       const discovery = await (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).json();
       assert.equal(discovery.issuer, `http://localhost:${port}`);
       assert.deepEqual(discovery.response_types_supported, ['code', 'id_token', 'code id_token']);
