@@ -251,6 +251,8 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     release();
     await walletButton.click();
     await login.page.getByRole('button', { name: text('consent.allow') }).waitFor();
+    // Layout is measured once the stylesheets have arrived (the load event), not when the button is in the DOM.
+    await login.page.waitForLoadState('load');
     assertFitsPhone({ consent: await scrollWidth(login.page) });
   });
 
@@ -273,6 +275,8 @@ describe('the standards every login page keeps', { skip: skipWithoutBrowser }, (
     await button.click();
     const allow = page.getByRole('button', { name: text('consent.allow') });
     await allow.waitFor();
+    // Computed colours are read once the stylesheets have arrived (the load event).
+    await page.waitForLoadState('load');
     assert.equal(await page.title(), `${text('consent.title')} · Acme ID`);
     assert.equal(await allow.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(10, 125, 50)');
   });

@@ -37,6 +37,7 @@ describe('screenshots of the login pages', { skip: skipWithoutBrowser }, () => {
 
       release();
       await page.getByRole('button', { name: text('consent.allow') }).waitFor();
+      await page.waitForLoadState('load');
       await page.waitForFunction(() => (document.querySelector('img.logo') as HTMLImageElement | null)?.complete === true);
       await screenshot(page, `consent-${size}`);
       assert.equal((await login.allow()).sub, account.address);
