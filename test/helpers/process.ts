@@ -24,13 +24,23 @@ export function spawnEntry(entry: 'src/main.ts' | 'src/cli/index.ts', args: stri
   return spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export function run(entry: 'src/main.ts' | 'src/cli/index.ts', args: string[], env: Record<string, string>): Promise<RunResult> {
+/** Runs an entry point to its end. One that is still running after `ceilingMs` (generous: a loaded machine is slow) is killed, and the test fails. */
+export function run(entry: 'src/main.ts' | 'src/cli/index.ts', args: string[], env: Record<string, string>, ceilingMs = 180_000): Promise<RunResult> {
   const child = spawnEntry(entry, args, env);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${entry} ${args.join(' ')} was still running after ${ceilingMs / 1000} s:\n${stdout}${stderr}`));
+    }, ceilingMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 export const cli = (args: string[], env: Record<string, string>) => run('src/cli/index.ts', args, env);
