@@ -11,7 +11,8 @@ import { createLogger } from '../../src/logger.ts';
 import { createMemoryStores } from '../../src/memory/stores.ts';
 import { registerClient } from '../../src/oidc/clients.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
-import type { TestDatabase } from './db.ts';
+import { describe } from 'node:test';
+import { describeEachDatabase, type TestDatabase } from './db.ts';
 
 export interface TestServer {
   ctx: AppContext;
@@ -72,4 +73,24 @@ export async function startTestServer(db: TestDatabase | 'memory', opts: TestSer
       await ctx.close();
     },
   };
+}
+
+/**
+ * Registers `suite` once per store: PGlite and Postgres (describeEachDatabase's rules: Postgres when
+ * TEST_DATABASE_URL is set, required under CI=true) and the in-memory stores. `start` gives the
+ * suite a server on that store; `stop` closes it and drops its database.
+ */
+export function describeEachStore(title: string, suite: (start: () => Promise<{ server: TestServer; stop(): Promise<void> }>) => void): void {
+  describeEachDatabase(title, (backend) =>
+    suite(async () => {
+      const db = await backend.create();
+      const server = await startTestServer(db);
+      return { server, stop: async () => (await server.close(), await db.drop()) };
+    }),
+  );
+  describe(`${title} (memory)`, () =>
+    suite(async () => {
+      const server = await startTestServer('memory');
+      return { server, stop: () => server.close() };
+    }));
 }

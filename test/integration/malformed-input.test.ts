@@ -2,26 +2,22 @@
 // hold them, so a lookup must not reach it), and bodies that do not decode with their
 // Content-Encoding. Runs on Postgres (where NUL used to give 500s), PGlite and the in-memory stores.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
+import { after, before, it } from 'node:test';
 import { createAgent, startLogin, type Agent } from '../helpers/login.ts';
-import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+import { describeEachStore, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
 
 const PKCE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
 
-function suite(start: () => Promise<{ server: TestServer; cleanup?: () => Promise<void> }>) {
+function suite(start: () => Promise<{ server: TestServer; stop(): Promise<void> }>) {
   let server: TestServer;
-  let cleanup: (() => Promise<void>) | undefined;
+  let stop: (() => Promise<void>) | undefined;
   let client: StoredClient;
   before(async () => {
-    ({ server, cleanup } = await start());
+    ({ server, stop } = await start());
     client = await server.addClient();
   });
-  after(async () => {
-    await server?.close();
-    await cleanup?.();
-  });
+  after(() => stop?.());
 
   const form = (params: Record<string, string>): RequestInit => ({
     method: 'POST',
@@ -74,13 +70,4 @@ function suite(start: () => Promise<{ server: TestServer; cleanup?: () => Promis
   });
 }
 
-describeEachDatabase('malformed input', (backend) => {
-  suite(async () => {
-    const db: TestDatabase = await backend.create();
-    return { server: await startTestServer(db), cleanup: () => db.drop() };
-  });
-});
-
-describe('malformed input (memory)', () => {
-  suite(async () => ({ server: await startTestServer('memory') }));
-});
+describeEachStore('malformed input', suite);

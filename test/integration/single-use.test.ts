@@ -3,10 +3,9 @@
 // request wins; every other gets invalid_grant, and the reuse revokes what the winner was issued
 // (RFC 6749 §4.1.2; refresh-token rotation, RFC 9700 §4.14.2). Runs on every store.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
+import { after, before, it } from 'node:test';
 import { relyingParty } from '../helpers/raw-rp.ts';
-import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+import { describeEachStore, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
 import { loginWithWallet, createAgent } from '../helpers/login.ts';
 import { Wallet } from 'ethers';
 
@@ -14,18 +13,15 @@ import { Wallet } from 'ethers';
 const COPIES = 10;
 const TRIALS = 4;
 
-function suite(start: () => Promise<{ server: TestServer; cleanup?: () => Promise<void> }>) {
+function suite(start: () => Promise<{ server: TestServer; stop(): Promise<void> }>) {
   let server: TestServer;
-  let cleanup: (() => Promise<void>) | undefined;
+  let stop: (() => Promise<void>) | undefined;
   let rp: ReturnType<typeof relyingParty>;
   before(async () => {
-    ({ server, cleanup } = await start());
+    ({ server, stop } = await start());
     rp = relyingParty(server);
   });
-  after(async () => {
-    await server?.close();
-    await cleanup?.();
-  });
+  after(() => stop?.());
 
   it(`redeems an authorization code once when ${COPIES} requests race, and the reuse revokes the winner's tokens`, async () => {
     const client = await server.addClient({ skip_consent: true });
@@ -58,13 +54,4 @@ function suite(start: () => Promise<{ server: TestServer; cleanup?: () => Promis
   });
 }
 
-describeEachDatabase('one-time tokens under concurrent use', (backend) => {
-  suite(async () => {
-    const db: TestDatabase = await backend.create();
-    return { server: await startTestServer(db), cleanup: () => db.drop() };
-  });
-});
-
-describe('one-time tokens under concurrent use (memory)', () => {
-  suite(async () => ({ server: await startTestServer('memory') }));
-});
+describeEachStore('one-time tokens under concurrent use', suite);
