@@ -6,6 +6,7 @@ import serve from 'koa-static';
 import type { AppContext } from '../context.ts';
 import { createInteractionPages } from './interaction-pages.ts';
 import { createLoginApi } from './login-api.ts';
+import { protocolRequest } from './protocol-request.ts';
 
 export function createApp(deps: AppContext): Koa {
   const app = new Koa();
@@ -74,12 +75,14 @@ export function createApp(deps: AppContext): Koa {
   const protocol = deps.provider.callback();
   const issuer = deps.config.issuer;
   app.use(async (ctx) => {
+    // The gate in front may have read a form body already; oidc-provider gets it replayed, unread.
+    const { req } = await protocolRequest(ctx);
     ctx.respond = false;
-    ctx.req.headers.host = issuer.host;
-    delete ctx.req.headers['x-forwarded-host'];
-    if (deps.config.trustProxy) ctx.req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
-    else delete ctx.req.headers['x-forwarded-proto'];
-    await protocol(ctx.req, ctx.res);
+    req.headers.host = issuer.host;
+    delete req.headers['x-forwarded-host'];
+    if (deps.config.trustProxy) req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+    else delete req.headers['x-forwarded-proto'];
+    await protocol(req, ctx.res);
   });
   return app;
 }
