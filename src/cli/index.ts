@@ -75,6 +75,8 @@ function parseMetadata(json: string | undefined): Record<string, unknown> {
   if (json === undefined) return {};
   let value: unknown;
   try {
+    // JSON.parse makes "__proto__" an own key and never sets a prototype; spreads copy it as one.
+    // registerClient and updateClient then refuse it (and constructor, prototype) at any depth.
     value = JSON.parse(json);
   } catch (err) {
     throw new UsageError(`--metadata: not valid JSON (${(err as Error).message})`);

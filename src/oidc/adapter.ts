@@ -3,6 +3,8 @@
 import { LRUCache } from 'lru-cache';
 import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
+import { ClientMetadataError } from '../errors.ts';
+import { checkStoredClient } from './clients.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
 
 /** A consumed row reads back with `consumed` set, as oidc-provider's reuse detection expects. */
@@ -45,6 +47,20 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
 }
 
 /**
+ * A stored client passes the rules registration applies today, whenever it was written: the implicit
+ * grant its response types imply is made explicit, so oidc-provider's own schema, which validates
+ * every client it loads, refuses an http or localhost redirect URI for it (invalid_client_metadata).
+ */
+function loadable(stored: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return checkStoredClient(stored);
+  } catch (err) {
+    if (err instanceof ClientMetadataError) throw new errors.InvalidClientMetadata(err.message);
+    throw err;
+  }
+}
+
+/**
  * oidc-provider's adapter for the Client model, over the same table (static clients are not used).
  * A login looks its client up five times; found clients are kept for `cacheTtlSeconds` (0: never),
  * so a change made by another instance or the CLI takes at most that long to apply everywhere.
@@ -61,7 +77,8 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
       if (cached) return structuredClone(cached);
       const client = await store.find(id);
       if (!client) return undefined;
-      const { created_at: _c, updated_at: _u, ...metadata } = client;
+      const { created_at: _c, updated_at: _u, ...stored } = client;
+      const metadata = loadable(stored);
       cache?.set(id, metadata as AdapterPayload);
       return structuredClone(metadata) as AdapterPayload;
     },
