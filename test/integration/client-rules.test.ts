@@ -94,18 +94,21 @@ describe('client metadata rules', () => {
       const url = new URL('/auth', server.issuer);
       const params = { client_id: clientId, redirect_uri: 'http://rp.example.com/callback', response_type: 'id_token', scope: 'openid', nonce: 'n' };
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-      const res = await fetch(url, { redirect: 'manual', });
+      const res = await fetch(url, { redirect: 'manual' });
       assert.equal(res.status, 400);
       assert.match(await res.text(), /Reason code: <code>invalid_redirect_uri<\/code>/);
     });
 
     it('does not serve a stored client holding a __proto__ key', async () => {
       const clientId = 'stored-with-proto';
-      const metadata = JSON.parse(`{"client_id": "${clientId}", "redirect_uris": ["${SECURE_REDIRECT}"], "__proto__": {"skip_consent": true}}`) as ClientMetadata;
+      const metadata = JSON.parse(
+        `{"client_id": "${clientId}", "redirect_uris": ["${SECURE_REDIRECT}"], "__proto__": {"skip_consent": true}}`,
+      ) as ClientMetadata;
       await server.ctx.stores.clients.save({ ...metadata, token_endpoint_auth_method: 'none' });
       const url = new URL('/auth', server.issuer);
-      for (const [k, v] of Object.entries({ client_id: clientId, redirect_uri: SECURE_REDIRECT, response_type: 'code', scope: 'openid' })) url.searchParams.set(k, v);
-      const res = await fetch(url, { redirect: 'manual', });
+      for (const [k, v] of Object.entries({ client_id: clientId, redirect_uri: SECURE_REDIRECT, response_type: 'code', scope: 'openid' }))
+        url.searchParams.set(k, v);
+      const res = await fetch(url, { redirect: 'manual' });
       assert.equal(res.status, 400);
       assert.match(await res.text(), /Reason code: <code>invalid_client_metadata<\/code>/);
     });
