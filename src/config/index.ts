@@ -4,6 +4,7 @@
 // loadConfig(env) is the only place that reads the environment; it reports every problem at once.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { findWeakness } from './key-strength.ts';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_CHAINS } from './chains.ts';
 import { buttonText, MIN_CONTRAST } from './contrast.ts';
@@ -286,6 +287,28 @@ export const PRODUCTION_RULES: readonly ProductionRule[] = [
   required('DATABASE_URL', 'the embedded PGlite database is for development'),
   required('COOKIE_KEYS', 'comma-separated, each at least 32 characters'),
   required('ENCRYPTION_KEY', '64 hex characters'),
+  // A guessable key forges cookies or opens the sealed secrets: refuse the usual placeholders.
+  {
+    variable: 'COOKIE_KEYS',
+    summary: 'random keys',
+    reads: [],
+    problem: (env) => {
+      const keys = env.COOKIE_KEYS ?? [];
+      const weak = keys.map((key, i) => [i, findWeakness(key)] as const).filter(([, why]) => why);
+      return weak.length
+        ? `${weak.map(([i, why]) => `key ${i + 1} of ${keys.length} ${why}`).join('; ')}: not a random key in production (make one with \`openssl rand -hex 32\`)`
+        : undefined;
+    },
+  },
+  {
+    variable: 'ENCRYPTION_KEY',
+    summary: 'a random key',
+    reads: [],
+    problem: (env) => {
+      const why = env.ENCRYPTION_KEY && findWeakness(env.ENCRYPTION_KEY.toString('hex'));
+      return why ? `${why}: not a random key in production (make one with \`openssl rand -hex 32\`)` : undefined;
+    },
+  },
 ];
 
 /**
