@@ -5,6 +5,7 @@ import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from '
 import type { Clock } from '../clock.ts';
 import { ClientMetadataError } from '../errors.ts';
 import { checkStoredClient } from './clients.ts';
+import { handleFor, HASHED_MODELS, hashTokenId, storedIdForWrite, withoutJti, withoutSessionCookie } from './token-ids.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
 
 /** A consumed row reads back with `consumed` set, as oidc-provider's reuse detection expects. */
@@ -20,15 +21,42 @@ function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefine
  */
 const storable = (value: string): boolean => !value.includes('\0');
 
+/** How one model's ids and payloads are stored: bearer secrets hashed, without their `jti` (oidc/token-ids.ts). */
+function idsFor(model: string) {
+  if (!HASHED_MODELS.has(model)) {
+    const same = (id: string) => id;
+    return { lookup: same, write: same, stored: (payload: AdapterPayload) => (model === 'Interaction' ? withoutSessionCookie(payload) : payload) };
+  }
+  return {
+    /** A presented value: always hashed, so a stored hash presented as a token finds nothing. */
+    lookup: hashTokenId,
+    /** An id oidc-provider generated or read back (a handle, for a record found by uid or user code). */
+    write: storedIdForWrite,
+    stored: withoutJti,
+  };
+}
+
 export function createPayloadAdapter(store: PayloadStore, model: string, clock: Clock): Adapter {
+  const ids = idsFor(model);
+  const hashed = HASHED_MODELS.has(model);
+  /** A record read back by the id it was asked for carries that id as `jti` again. */
+  const byId = (id: string, stored: StoredPayload | undefined) => {
+    const payload = toPayload(stored);
+    return payload && hashed ? { ...payload, jti: id } : payload;
+  };
+  /** Found by a secondary key: the id is unknown, so `jti` is a handle to the stored row. */
+  const byKey = (stored: StoredPayload | undefined) => {
+    const payload = toPayload(stored);
+    return payload && stored && hashed ? { ...payload, jti: handleFor(stored.id) } : payload;
+  };
   return {
     async upsert(id, payload, expiresIn) {
       const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
-      await store.upsert(model, id, payload, expiresAt);
+      await store.upsert(model, ids.write(id), ids.stored(payload), expiresAt);
     },
-    find: async (id) => (storable(id) ? toPayload(await store.find(model, id)) : undefined),
-    findByUid: async (uid) => (storable(uid) ? toPayload(await store.findByUid(model, uid)) : undefined),
-    findByUserCode: async (userCode) => (storable(userCode) ? toPayload(await store.findByUserCode(model, userCode)) : undefined),
+    find: async (id) => (storable(id) ? byId(id, await store.find(model, ids.lookup(id))) : undefined),
+    findByUid: async (uid) => (storable(uid) ? byKey(await store.findByUid(model, uid)) : undefined),
+    findByUserCode: async (userCode) => (storable(userCode) ? byKey(await store.findByUserCode(model, userCode)) : undefined),
     /**
      * oidc-provider checks `consumed` on the payload it read, then consumes: two concurrent uses
      * of one code or rotating refresh token both pass the check. Only one wins the conditional
@@ -36,12 +64,13 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
      * and answers invalid_grant, as the library does for a reuse it sees.
      */
     async consume(id) {
-      if (await store.consume(model, id, clock())) return;
-      const grantId = (await store.find(model, id))?.payload.grantId;
+      const storedId = ids.write(id);
+      if (await store.consume(model, storedId, clock())) return;
+      const grantId = (await store.find(model, storedId))?.payload.grantId;
       if (typeof grantId === 'string') await store.revokeGrant(grantId);
       throw new errors.InvalidGrant(`${model === 'AuthorizationCode' ? 'authorization code' : 'token'} already used`);
     },
-    destroy: (id) => store.destroy(model, id),
+    destroy: (id) => store.destroy(model, ids.write(id)),
     revokeByGrantId: (grantId) => store.revokeByGrantId(model, grantId),
   };
 }
