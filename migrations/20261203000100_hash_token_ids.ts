@@ -17,30 +17,52 @@ const HASHED_MODELS = [
   'PreAuthorizedCode',
 ];
 
+/** Rows converted per statement. */
+const BATCH = 500;
+
+type Payload = Record<string, unknown>;
+
+/** The payload as the adapter now writes it: no `jti` for a bearer-secret model, no session cookie copy in an Interaction. */
+function strip(model: string, payload: Payload): Payload | undefined {
+  if (model !== 'Interaction') {
+    const { jti: _jti, ...rest } = payload;
+    return rest;
+  }
+  const session = payload.session as Payload | null | undefined;
+  if (!session || typeof session !== 'object' || !('cookie' in session)) return undefined;
+  const { cookie: _cookie, ...rest } = session;
+  return { ...payload, session: rest };
+}
+
 export async function up(knex: Knex): Promise<void> {
-  // The id as hashTokenId encodes it: SHA-256 of the UTF-8 bytes, lower-case hex. The payload loses
-  // its `jti` (the token itself). json_each and json_object_agg keep the payload `json`: a cast to
-  // jsonb would refuse a \u0000 escape that a stored request parameter may hold.
-  await knex.raw(
-    `UPDATE oidc_payloads p
-       SET id = encode(sha256(convert_to(p.id, 'UTF8')), 'hex'),
-           payload = COALESCE((SELECT json_object_agg(e.key, e.value) FROM json_each(p.payload) e WHERE e.key <> 'jti'), '{}'::json)
-     WHERE p.model = ANY(?)`,
-    [HASHED_MODELS],
-  );
-  // An Interaction started within a session holds the session's cookie value in session.cookie,
-  // which oidc-provider never reads back.
-  await knex.raw(
-    `UPDATE oidc_payloads p
-       SET payload = (
-         SELECT json_object_agg(
-           e.key,
-           CASE WHEN e.key = 'session'
-             THEN COALESCE((SELECT json_object_agg(s.key, s.value) FROM json_each(e.value) s WHERE s.key <> 'cookie'), '{}'::json)
-             ELSE e.value END)
-         FROM json_each(p.payload) e)
-     WHERE p.model = 'Interaction' AND json_typeof(p.payload -> 'session') = 'object' AND (p.payload -> 'session') ->> 'cookie' IS NOT NULL`,
-  );
+  // The keys first, then each batch by key: a converted row's new id must never be visited again.
+  const keys = (await knex('oidc_payloads')
+    .whereIn('model', [...HASHED_MODELS, 'Interaction'])
+    .select('model', 'id')) as { model: string; id: string }[];
+  for (let i = 0; i < keys.length; i += BATCH) {
+    const batch = keys.slice(i, i + BATCH).map((k) => [k.model, k.id]);
+    const rows = (await knex('oidc_payloads').whereIn(['model', 'id'], batch).select('model', 'id', 'payload')) as {
+      model: string;
+      id: string;
+      payload: Payload;
+    }[];
+    const changed = rows.flatMap((row) => {
+      const payload = strip(row.model, row.payload);
+      return payload ? [{ model: row.model, id: row.id, payload: JSON.stringify(payload) }] : [];
+    });
+    if (!changed.length) continue;
+    // The payload is rewritten in JavaScript: Postgres's json functions refuse a \u0000 escape, which a
+    // stored request parameter may hold. The id is hashed as hashTokenId does: SHA-256 of its UTF-8
+    // bytes, lower-case hex.
+    await knex.raw(
+      `UPDATE oidc_payloads p
+         SET id = CASE WHEN p.model = 'Interaction' THEN p.id ELSE encode(sha256(convert_to(p.id, 'UTF8')), 'hex') END,
+             payload = v.payload::json
+        FROM unnest(?::text[], ?::text[], ?::text[]) AS v(model, id, payload)
+       WHERE p.model = v.model AND p.id = v.id`,
+      [changed.map((r) => r.model), changed.map((r) => r.id), changed.map((r) => r.payload)],
+    );
+  }
 }
 
 /** A hash cannot be turned back into its token: going back ends every session and token (users sign in again). */

@@ -43,9 +43,18 @@ export function createDb(database: Config['database']): Db {
   });
 }
 
-/** Applies pending migrations; returns the names applied. */
-export async function migrate(db: Db): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+/** Applies pending migrations (only those up to `to`, when given: tests of a migration's data); returns the names applied. */
+export async function migrate(db: Db, opts: { to?: string } = {}): Promise<string[]> {
+  if (opts.to === undefined) {
+    const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+    return applied;
+  }
+  const { pending } = await migrationStatus(db);
+  const applied: string[] = [];
+  for (const name of pending.filter((n) => n <= opts.to!)) {
+    await db.migrate.up({ migrationSource, name });
+    applied.push(name);
+  }
   return applied;
 }
 

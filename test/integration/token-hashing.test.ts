@@ -71,7 +71,10 @@ function suite(start: () => Promise<Started>) {
     const client = await s.server.addClient();
     const { tokens } = await rp.signIn(client, { params: { prompt: 'consent' } });
     const hash = hashTokenId(tokens.access_token!);
-    assert.ok((await s.rows()).some((row) => row.includes(hash)), 'the hash is what is stored');
+    assert.ok(
+      (await s.rows()).some((row) => row.includes(hash)),
+      'the hash is what is stored',
+    );
     for (const presented of [hash, `stored-sha256:${hash}`]) {
       assert.equal(await rp.userinfoStatus(presented), 401, presented);
       assert.equal((await rp.introspect(client, presented)).body.active, false, presented);
