@@ -1,7 +1,8 @@
 // Maps any error on our routes to the login contract's answer: `{error, error_description}` with a stable code.
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
 import { AppError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
 
 /** Turns library errors (body parser, oidc-provider) into AppErrors; anything else stays a bug. */
 export function toAppError(err: unknown): AppError | undefined {
@@ -23,4 +24,23 @@ export function toAppError(err: unknown): AppError | undefined {
 export function sendJsonError(ctx: Context, err: AppError): void {
   ctx.status = err.status;
   ctx.body = { error: err.code, error_description: err.message };
+}
+
+/**
+ * A router's error boundary: an error with a stable code goes to `answer`; anything else is a bug,
+ * logged with the route and rethrown (Koa answers 500 without detail).
+ */
+export function errorBoundary<C extends Context>(logger: Logger, what: string, answer: (ctx: C, err: AppError) => Promise<void> | void): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const appError = toAppError(err);
+      if (!appError) {
+        logger.error({ err, path: ctx.path }, `${what} failed`);
+        throw err;
+      }
+      await answer(ctx as C, appError);
+    }
+  };
 }

@@ -8,7 +8,7 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { LoginEvent } from '../observer.ts';
 import { subjectFor } from '../oidc/claims.ts';
-import { sendJsonError, toAppError } from './errors.ts';
+import { errorBoundary, sendJsonError } from './errors.ts';
 import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, parseBody, redirectUriOf, sameOriginPosts, saveResult } from './interactions.ts';
 import { rateLimit } from './rate-limit.ts';
 
@@ -52,18 +52,14 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
   // The error boundary: stable codes as JSON, never a 500 for bad input.
   router.use(async (ctx, next) => {
     ctx.state.login = {};
-    try {
-      await next();
-    } catch (err) {
-      const appError = toAppError(err);
-      if (!appError) {
-        app.logger.error({ err, path: ctx.path }, 'login API failed');
-        throw err;
-      }
+    await next();
+  });
+  router.use(
+    errorBoundary<Context & { state: LoginApiState }>(app.logger, 'login API', async (ctx, appError) => {
       await refused(ctx, appError.code);
       sendJsonError(ctx, appError);
-    }
-  });
+    }),
+  );
   router.use(rateLimit(app.rateLimiter, 'login', app.config.loginRate));
   router.use(sameOriginPosts(app.config.issuer.origin));
   router.use(interactionBody());
