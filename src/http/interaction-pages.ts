@@ -8,7 +8,7 @@ import { AppError, FINAL_REASONS } from '../errors.ts';
 import { chainName } from '../config/chains.ts';
 import { grantForConsent, missingConsent } from '../oidc/grants.ts';
 import { elsewhereTarget, qrDataUrl, walletDeepLinks } from './deep-links.ts';
-import { sendJsonError, toAppError } from './errors.ts';
+import { sendJsonError, setErrorStatus, toAppError } from './errors.ts';
 import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, redirectUriOf, sameOriginPosts, saveResult, wantsJson } from './interactions.ts';
 import { formActionSource } from './pages.ts';
 
@@ -27,8 +27,9 @@ export function createInteractionPages(app: AppContext): Router {
         app.logger.error({ err, path: ctx.path }, 'interaction route failed');
         throw err;
       }
+      if (appError.code === 'database_unavailable') app.logger.warn({ err, path: ctx.path }, 'interaction route: database unavailable');
       if (wantsJson(ctx)) return sendJsonError(ctx, appError);
-      ctx.status = appError.status;
+      setErrorStatus(ctx, appError);
       await pages.render(ctx, 'error', { title: pages.texts['error.title'], error: appError.code, description: appError.message });
     }
   });

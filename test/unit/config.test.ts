@@ -142,7 +142,7 @@ describe('loadConfig', () => {
 
   it('selects Postgres when DATABASE_URL is set', () => {
     const config = loadConfig({ DATABASE_URL: 'postgresql://wallet@db/wallet', DATABASE_POOL_MAX: '25' });
-    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://wallet@db/wallet', poolMax: 25 });
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://wallet@db/wallet', poolMax: 25, timeoutSeconds: 5 });
   });
 
   it('keeps the port of ISSUER and drops a trailing slash', () => {
