@@ -1,7 +1,7 @@
 // Which driver errors mean "the database is not there right now" (503, retry) rather than a bug (500).
 // Only errors that say nothing about our SQL count: a syntax error, a constraint or a type mismatch
 // stays a bug whatever the moment, and is logged as one.
-import { KnexTimeoutError } from 'knex';
+import knex from 'knex';
 import { DatabaseUnavailableError } from '../errors.ts';
 
 /** Socket and resolver errors on the way to the server (Node's `err.code`). */
@@ -27,7 +27,7 @@ const SERVER_CODES = new Set([
 const DRIVER_MESSAGES = [/^Connection terminated/, /^Query read timeout$/, /is not queryable$/, /^timeout expired$/];
 
 function isOutage(err: unknown): boolean {
-  if (err instanceof KnexTimeoutError) return true; // no connection from the pool within the acquire timeout
+  if (err instanceof knex.KnexTimeoutError) return true; // no connection from the pool within the acquire timeout
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (NETWORK_CODES.has(code) || SERVER_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
