@@ -92,7 +92,7 @@ export interface ContextOverrides extends Partial<Ports> {
 
 /** Opens the database, applies migrations, unlocks the sealed secrets, and builds the SQL stores. */
 export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores }> {
-  const knex = createDb(config.database);
+  const knex = createDb(config.database, logger);
   try {
     const applied = await migrate(knex);
     if (applied.length) logger.info({ applied }, 'database migrated');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import type { Config } from '../config/index.ts';
+import type { Logger } from '../logger.ts';
 import * as createSchema from '../../migrations/20261122000000_create_schema.ts';
 import { classifyDatabaseError } from './unavailable.ts';
 
@@ -77,10 +78,18 @@ export function disposeIfTimedOut(connection: unknown, err: unknown): unknown {
  * knex's 60 s or TCP's minutes); TCP keepalive finds idle connections whose server vanished;
  * knex discards connections that errored or ended, and opens new ones on demand (min 0).
  */
-export function createDb(database: Config['database']): Db {
+export function createDb(database: Config['database'], logger?: Logger): Db {
+  // knex prints its pool's warnings (a dropped connection, a failed connect) with console.log; they belong in the JSON log.
+  const log = logger && {
+    warn: (message: unknown) => logger.warn({ knex: String(message) }, 'database connection problem'),
+    error: (message: unknown) => logger.error({ knex: String(message) }, 'database connection error'),
+    deprecate: (message: unknown) => logger.warn({ knex: String(message) }, 'knex deprecation'),
+    debug: () => {},
+  };
   if (database.kind === 'postgres') {
     const timeoutMs = database.timeoutSeconds * 1000;
     return knex({
+      ...(log ? { log } : {}),
       client: PgClient as unknown as typeof knex.Client,
       connection: {
         connectionString: database.url,
