@@ -28,7 +28,11 @@ export const REASONS = {
   // Reserved for the coming work: a contract wallet's chain could not be asked, and rate limits.
   verifier_unavailable: { status: 503, final: false, summary: "reserved: the chain that verifies a contract wallet's signature did not answer" },
   rate_limited: { status: 429, final: false, summary: 'too many requests from this address or for this login; wait and try again' },
-  database_unavailable: { status: 503, final: false, summary: 'the database did not answer; nothing was used up, so send the same request again after Retry-After' },
+  database_unavailable: {
+    status: 503,
+    final: false,
+    summary: 'the database did not answer; nothing was used up, so send the same request again after Retry-After',
+  },
 } as const satisfies Record<string, { status: number; final: boolean; summary: string }>;
 
 export type ReasonCode = keyof typeof REASONS;

@@ -92,7 +92,13 @@ if (!baseUrl) {
           await fetch(`${server.issuer}/token`, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', redirect_uri: 'https://rp.example.com/callback', client_id: client.client_id, client_secret: client.client_secret! }),
+            body: new URLSearchParams({
+              grant_type: 'authorization_code',
+              code: 'x',
+              redirect_uri: 'https://rp.example.com/callback',
+              client_id: client.client_id,
+              client_secret: client.client_secret!,
+            }),
           }),
         ),
         userinfo: await answer(await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${first!.tokens.access_token}` } })),
