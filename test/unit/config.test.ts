@@ -38,6 +38,7 @@ const INVALID: Record<string, string[]> = {
   TRUST_PROXY: ['yes'],
   DATABASE_URL: ['mysql://db/wallet', './data'],
   DATABASE_POOL_MAX: ['0', 'many'],
+  DATABASE_TIMEOUT: ['0', '301', '2.5'],
   COOKIE_KEYS: ['too-short', `${'k'.repeat(32)},short`, ' , '],
   ENCRYPTION_KEY: ['abc', 'z'.repeat(64), '0123456789abcdef'.repeat(3)],
   ALLOWED_CHAINS: ['0', 'mainnet', '1,-5', ' , '],
