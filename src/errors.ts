@@ -138,6 +138,9 @@ export class UsageError extends WalletOidcError {
 /** What the CLI and the server print for an error that stops them, and the exit code. */
 export function describeFatal(err: unknown): { message: string; exitCode: number } {
   if (err instanceof ClientMetadataError) return { message: `${err.code}: ${err.message}`, exitCode: err.exitCode };
+  // The operator needs the driver's own words (which host refused, which timeout) to fix an outage.
+  if (err instanceof DatabaseUnavailableError)
+    return { message: `${err.message} (${err.cause instanceof Error ? err.cause.message : String(err.cause)})`, exitCode: err.exitCode };
   if (err instanceof WalletOidcError) return { message: err.message, exitCode: err.exitCode };
   return { message: err instanceof Error ? (err.stack ?? err.message) : String(err), exitCode: EXIT.failure };
 }
