@@ -7,6 +7,7 @@ import { ClientMetadataError } from '../errors.ts';
 import { checkStoredClient } from './clients.ts';
 import { handleFor, HASHED_MODELS, hashTokenId, storedIdForWrite, withoutJti, withoutSessionCookie } from './token-ids.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
+import { fromStorage } from './unavailable.ts';
 
 /** A consumed row reads back with `consumed` set, as oidc-provider's reuse detection expects. */
 function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefined {
@@ -36,6 +37,15 @@ function idsFor(model: string) {
   };
 }
 
+/** Every method of `adapter`, with a database outage thrown as oidc-provider's temporarily_unavailable. */
+function answeringOutages(adapter: Adapter): Adapter {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, method] of Object.entries(adapter) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    wrapped[name] = (...args: unknown[]) => fromStorage(() => method(...args));
+  }
+  return wrapped as unknown as Adapter;
+}
+
 export function createPayloadAdapter(store: PayloadStore, model: string, clock: Clock): Adapter {
   const ids = idsFor(model);
   const hashed = HASHED_MODELS.has(model);
@@ -49,7 +59,7 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
     const payload = toPayload(stored);
     return payload && stored && hashed ? { ...payload, jti: handleFor(stored.id) } : payload;
   };
-  return {
+  return answeringOutages({
     async upsert(id, payload, expiresIn) {
       const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
       await store.upsert(model, ids.write(id), ids.stored(payload), expiresAt);
@@ -72,7 +82,7 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
     },
     destroy: (id) => store.destroy(model, ids.write(id)),
     revokeByGrantId: (grantId) => store.revokeByGrantId(model, grantId),
-  };
+  });
 }
 
 /**
@@ -99,7 +109,7 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
     throw new Error('not applicable to clients');
   };
   const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
-  return {
+  return answeringOutages({
     async find(id) {
       if (!storable(id)) return undefined;
       const cached = cache?.get(id);
@@ -123,5 +133,5 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
     findByUserCode: unsupported,
     consume: unsupported,
     revokeByGrantId: unsupported,
-  };
+  });
 }
