@@ -3,6 +3,7 @@
 import { LRUCache } from 'lru-cache';
 import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
+import { isDataException } from '../errors.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
 
 /** A consumed row reads back with `consumed` set, as oidc-provider's reuse detection expects. */
@@ -12,21 +13,45 @@ function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefine
 }
 
 /**
- * Ids and codes come straight from requests. A stored one never holds a NUL (Postgres text cannot),
- * so a lookup by one that does finds nothing, without asking the database (which would refuse it
- * with an error, and the caller would see a 500 instead of invalid_grant or invalid_token).
+ * Ids and codes come straight from requests (some from inside a JWT, where no input check sees them).
+ * The database refuses a value it cannot hold (a NUL) with a data exception: no stored row can match
+ * it, so the lookup finds nothing, and the caller answers invalid_grant or invalid_token, not a 500.
  */
-const storable = (value: string): boolean => !value.includes('\0');
+async function lookup<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isDataException(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The authorization request's parameters are kept whole with its interaction: larger ones are refused
+ * (invalid_request, sent to the client's redirect URI once it is validated), so no request stores more.
+ */
+export const AUTHORIZATION_PARAMS_LIMIT = 8192;
 
 export function createPayloadAdapter(store: PayloadStore, model: string, clock: Clock): Adapter {
   return {
     async upsert(id, payload, expiresIn) {
+      // A session without an account holds nothing worth keeping (a logged-out browser, a logout without
+      // a session, a stale cookie): oidc-provider would save one for each such request, for ttl.Session.
+      if (model === 'Session' && !payload.accountId) return;
+      if (model === 'Interaction' && Buffer.byteLength(JSON.stringify(payload.params ?? {})) > AUTHORIZATION_PARAMS_LIMIT) {
+        throw new errors.InvalidRequest(`the authorization request's parameters are over ${AUTHORIZATION_PARAMS_LIMIT} bytes`);
+      }
       const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
-      await store.upsert(model, id, payload, expiresAt);
+      try {
+        await store.upsert(model, id, payload, expiresAt);
+      } catch (err) {
+        if (isDataException(err)) throw new errors.InvalidRequest('the request holds a value that cannot be stored');
+        throw err;
+      }
     },
-    find: async (id) => (storable(id) ? toPayload(await store.find(model, id)) : undefined),
-    findByUid: async (uid) => (storable(uid) ? toPayload(await store.findByUid(model, uid)) : undefined),
-    findByUserCode: async (userCode) => (storable(userCode) ? toPayload(await store.findByUserCode(model, userCode)) : undefined),
+    find: async (id) => toPayload(await lookup(() => store.find(model, id))),
+    findByUid: async (uid) => toPayload(await lookup(() => store.findByUid(model, uid))),
+    findByUserCode: async (userCode) => toPayload(await lookup(() => store.findByUserCode(model, userCode))),
     /**
      * oidc-provider checks `consumed` on the payload it read, then consumes: two concurrent uses
      * of one code or rotating refresh token both pass the check. Only one wins the conditional
@@ -56,10 +81,9 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
   const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
   return {
     async find(id) {
-      if (!storable(id)) return undefined;
       const cached = cache?.get(id);
       if (cached) return structuredClone(cached);
-      const client = await store.find(id);
+      const client = await lookup(() => store.find(id));
       if (!client) return undefined;
       const { created_at: _c, updated_at: _u, ...metadata } = client;
       cache?.set(id, metadata as AdapterPayload);

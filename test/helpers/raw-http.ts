@@ -32,7 +32,7 @@ export function rawRequest(port: number, req: RawRequest): Promise<RawResponse> 
     const socket = net.connect(port, '127.0.0.1', () => (req.end ? socket.end(Buffer.concat(lines)) : socket.write(Buffer.concat(lines))));
     socket.on('data', (chunk) => chunks.push(chunk));
     // Not ended after writing: a half-closed socket makes the server drop an answer it is still writing.
-  // The server may answer and close before it has read a large request: the answer still counts.
+    // The server may answer and close before it has read a large request: the answer still counts.
     socket.on('error', (err: NodeJS.ErrnoException) => (chunks.length && err.code === 'ECONNRESET' ? socket.destroy() : reject(err)));
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
@@ -48,7 +48,7 @@ export function rawRequest(port: number, req: RawRequest): Promise<RawResponse> 
 
 function dechunk(text: string): string {
   let out = '';
-  for (let at = 0; ; ) {
+  for (let at = 0; ;) {
     const eol = text.indexOf('\r\n', at);
     const size = parseInt(text.slice(at, eol), 16);
     if (!size) return out;
