@@ -7,7 +7,9 @@ import { after, before, it } from 'node:test';
 import { createAgent, startLogin, type Agent } from '../helpers/login.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { describeEachStore, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+import { errors } from 'oidc-provider';
 import { toAppError } from '../../src/http/errors.ts';
+import { createPayloadAdapter } from '../../src/oidc/adapter.ts';
 import type { MemoryStores } from '../../src/memory/stores.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
 
@@ -119,6 +121,12 @@ function suite(start: () => Promise<{ server: TestServer; stop(): Promise<void> 
     );
     assert.ok(err, 'the database refuses a NUL');
     assert.equal(toAppError(err)?.code, 'invalid_request');
+  });
+
+  it("answers oidc-provider's invalid_request when the database refuses to store a value", async (t) => {
+    if (!server.ctx.database) return t.skip('the in-memory stores hold any string');
+    const adapter = createPayloadAdapter(server.ctx.stores.payloads, 'Session', server.ctx.clock);
+    await assert.rejects(adapter.upsert('a\u0000b', { accountId: 'x' }, 60), errors.InvalidRequest);
   });
 
   it('refuses a malformed interaction uid without a database read or a login event', async () => {
