@@ -1,4 +1,4 @@
-// The Koa app: health, static assets, the login interaction routes, then oidc-provider for the rest.
+// The Koa app: the input gate, health, static assets, the login interaction routes, then oidc-provider for the rest.
 import path from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
