@@ -29,9 +29,9 @@ export function rawRequest(port: number, req: RawRequest): Promise<RawResponse> 
   if (body) lines.push(body);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    // Not ended after writing: a half-closed socket makes the server drop an answer it is still writing.
     const socket = net.connect(port, '127.0.0.1', () => (req.end ? socket.end(Buffer.concat(lines)) : socket.write(Buffer.concat(lines))));
     socket.on('data', (chunk) => chunks.push(chunk));
-    // Not ended after writing: a half-closed socket makes the server drop an answer it is still writing.
     // The server may answer and close before it has read a large request: the answer still counts.
     socket.on('error', (err: NodeJS.ErrnoException) => (chunks.length && err.code === 'ECONNRESET' ? socket.destroy() : reject(err)));
     socket.on('close', () => {
