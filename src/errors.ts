@@ -135,6 +135,16 @@ export class UsageError extends WalletOidcError {
   }
 }
 
+/**
+ * SQLSTATE class 22, data exception: the database cannot hold or read a value the request carried (a
+ * NUL in text, an unsupported Unicode escape, text that is not valid for its type). The input's fault,
+ * never a bug: a lookup by such a value finds nothing, and storing one is refused as a bad request.
+ */
+export function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}
+
 /** What the CLI and the server print for an error that stops them, and the exit code. */
 export function describeFatal(err: unknown): { message: string; exitCode: number } {
   if (err instanceof ClientMetadataError) return { message: `${err.code}: ${err.message}`, exitCode: err.exitCode };

@@ -9,7 +9,17 @@ import { chainName } from '../config/chains.ts';
 import { grantForConsent, missingConsent } from '../oidc/grants.ts';
 import { elsewhereTarget, qrDataUrl, walletDeepLinks } from './deep-links.ts';
 import { errorBoundary, sendJsonError, setErrorStatus } from './errors.ts';
-import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, redirectUriOf, sameOriginPosts, saveResult, wantsJson } from './interactions.ts';
+import {
+  clientOf,
+  INTERACTION_PREFIX,
+  interactionBody,
+  interactionUidShape,
+  loadInteraction,
+  redirectUriOf,
+  sameOriginPosts,
+  saveResult,
+  wantsJson,
+} from './interactions.ts';
 import { formActionSource } from './pages.ts';
 
 export function createInteractionPages(app: AppContext): Router {
@@ -26,6 +36,7 @@ export function createInteractionPages(app: AppContext): Router {
       await pages.render(ctx, 'error', { title: pages.texts['error.title'], error: appError.code, description: appError.message });
     }),
   );
+  router.use(interactionUidShape());
   router.use(sameOriginPosts(issuerOrigin));
   router.use(interactionBody());
 

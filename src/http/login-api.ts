@@ -9,7 +9,17 @@ import { AppError } from '../errors.ts';
 import type { LoginEvent } from '../observer.ts';
 import { subjectFor } from '../oidc/claims.ts';
 import { errorBoundary, sendJsonError } from './errors.ts';
-import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, parseBody, redirectUriOf, sameOriginPosts, saveResult } from './interactions.ts';
+import {
+  clientOf,
+  INTERACTION_PREFIX,
+  interactionBody,
+  interactionUidShape,
+  loadInteraction,
+  parseBody,
+  redirectUriOf,
+  sameOriginPosts,
+  saveResult,
+} from './interactions.ts';
 import { rateLimit } from './rate-limit.ts';
 
 /** ctx.state on these routes: what is known of the attempt so far, for its login event. */
@@ -50,6 +60,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     }
   }
 
+  // Before the boundary: a malformed uid is answered by the input gate's boundary, and never audited.
+  router.use(interactionUidShape());
   // The error boundary: stable codes as JSON, never a 500 for bad input.
   router.use(async (ctx, next) => {
     ctx.state.login = {};

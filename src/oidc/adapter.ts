@@ -3,7 +3,7 @@
 import { LRUCache } from 'lru-cache';
 import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
-import { ClientMetadataError } from '../errors.ts';
+import { ClientMetadataError, isDataException } from '../errors.ts';
 import { checkStoredClient } from './clients.ts';
 import { handleFor, HASHED_MODELS, hashTokenId, storedIdForWrite, withoutJti, withoutSessionCookie } from './token-ids.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
@@ -16,11 +16,24 @@ function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefine
 }
 
 /**
- * Ids and codes come straight from requests. A stored one never holds a NUL (Postgres text cannot),
- * so a lookup by one that does finds nothing, without asking the database (which would refuse it
- * with an error, and the caller would see a 500 instead of invalid_grant or invalid_token).
+ * Ids and codes come straight from requests (some from inside a JWT, where no input check sees them).
+ * The database refuses a value it cannot hold (a NUL) with a data exception: no stored row can match
+ * it, so the lookup finds nothing, and the caller answers invalid_grant or invalid_token, not a 500.
  */
-const storable = (value: string): boolean => !value.includes('\0');
+async function lookup<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isDataException(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The authorization request's parameters are kept whole with its interaction: larger ones are refused
+ * (invalid_request, sent to the client's redirect URI once it is validated), so no request stores more.
+ */
+export const AUTHORIZATION_PARAMS_LIMIT = 8192;
 
 /** How one model's ids and payloads are stored: bearer secrets hashed, without their `jti` (oidc/token-ids.ts). */
 function idsFor(model: string) {
@@ -61,12 +74,23 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
   };
   return answeringOutages({
     async upsert(id, payload, expiresIn) {
+      // A session without an account holds nothing worth keeping (a logged-out browser, a logout without
+      // a session, a stale cookie): oidc-provider would save one for each such request, for ttl.Session.
+      if (model === 'Session' && !payload.accountId) return;
+      if (model === 'Interaction' && Buffer.byteLength(JSON.stringify(payload.params ?? {})) > AUTHORIZATION_PARAMS_LIMIT) {
+        throw new errors.InvalidRequest(`the authorization request's parameters are over ${AUTHORIZATION_PARAMS_LIMIT} bytes`);
+      }
       const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
-      await store.upsert(model, ids.write(id), ids.stored(payload), expiresAt);
+      try {
+        await store.upsert(model, ids.write(id), ids.stored(payload), expiresAt);
+      } catch (err) {
+        if (isDataException(err)) throw new errors.InvalidRequest('the request holds a value that cannot be stored');
+        throw err;
+      }
     },
-    find: async (id) => (storable(id) ? byId(id, await store.find(model, ids.lookup(id))) : undefined),
-    findByUid: async (uid) => (storable(uid) ? byKey(await store.findByUid(model, uid)) : undefined),
-    findByUserCode: async (userCode) => (storable(userCode) ? byKey(await store.findByUserCode(model, userCode)) : undefined),
+    find: async (id) => byId(id, await lookup(() => store.find(model, ids.lookup(id)))),
+    findByUid: async (uid) => byKey(await lookup(() => store.findByUid(model, uid))),
+    findByUserCode: async (userCode) => byKey(await lookup(() => store.findByUserCode(model, userCode))),
     /**
      * oidc-provider checks `consumed` on the payload it read, then consumes: two concurrent uses
      * of one code or rotating refresh token both pass the check. Only one wins the conditional
@@ -111,10 +135,9 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
   const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
   return answeringOutages({
     async find(id) {
-      if (!storable(id)) return undefined;
       const cached = cache?.get(id);
       if (cached) return structuredClone(cached);
-      const client = await store.find(id);
+      const client = await lookup(() => store.find(id));
       if (!client) return undefined;
       const { created_at: _c, updated_at: _u, ...stored } = client;
       const metadata = loadable(stored);

@@ -2,6 +2,7 @@
 // https://github.com/panva/node-oidc-provider/blob/main/docs/README.md (sections named below).
 import Provider, { errors, type Configuration, type JWK } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
+import { endAnonymousLogout } from './anonymous-logout.ts';
 import type { Observer } from '../observer.ts';
 import { CLAIMS, createFindAccount } from './claims.ts';
 import { loadExistingGrant } from './grants.ts';
@@ -118,6 +119,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.proxy = config.trustProxy;
   // A database outage answers 503 temporarily_unavailable with Retry-After, on every endpoint.
   provider.use(answerOutages(deps.pages.error));
+  provider.use(endAnonymousLogout);
   provider.on('server_error', (_ctx, err) => deps.observer.providerProblem({ kind: 'server_error', err }));
   provider.on('backchannel.error', (_ctx, err, client) =>
     deps.observer.providerProblem({ kind: 'backchannel_error', err, clientId: client.clientId, uri: client.backchannelLogoutUri }),

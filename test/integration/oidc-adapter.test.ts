@@ -182,7 +182,7 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       const uid = ctx.newId('uid');
       const userCode = ctx.newId('code');
       // Saved with a lifetime that ended an hour ago.
-      await sessions.upsert(sessionId, { jti: sessionId, uid, exp: Math.floor(ctx.nowSeconds()) - 3600 }, -3600);
+      await sessions.upsert(sessionId, { jti: sessionId, uid, accountId: 'acc', exp: Math.floor(ctx.nowSeconds()) - 3600 }, -3600);
       await devices.upsert(deviceId, { jti: deviceId, userCode }, -3600);
       await devices.consume(deviceId);
       assert.ok((await ctx.rawRow('Session', sessionId))!.expires_at! < new Date(), 'the row is stored as expired');
@@ -256,7 +256,7 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       const uid = ctx.newId('uid');
       const userCode = ctx.newId('code');
       const id = ctx.newId();
-      await ctx.adapter('Session').upsert(id, { jti: id, uid }, 60);
+      await ctx.adapter('Session').upsert(id, { jti: id, uid, accountId: 'acc' }, 60);
       await ctx.adapter('DeviceCode').upsert(id, { jti: id, userCode }, 60);
       assert.equal(await ctx.adapter('Interaction').findByUid(uid), undefined);
       assert.equal(await ctx.adapter('BackchannelAuthenticationRequest').findByUserCode(userCode), undefined);
@@ -296,11 +296,19 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       assert.equal(await tokens.find(tokenId), undefined, 'and what it issued');
     });
 
+    it('stores no Session without an account (a logout or a request without a session would leave one each)', async () => {
+      const sessions = ctx.adapter('Session');
+      const id = ctx.newId();
+      await sessions.upsert(id, { jti: id, uid: ctx.newId('uid'), state: { secret: 'xsrf' } }, 60);
+      assert.equal(await sessions.find(id), undefined);
+      assert.equal(await ctx.rawRow('Session', id), undefined);
+    });
+
     it('destroys a record so find and findByUid answer undefined', async () => {
       const sessions = ctx.adapter('Session');
       const id = ctx.newId();
       const uid = ctx.newId('uid');
-      await sessions.upsert(id, { jti: id, uid }, 60);
+      await sessions.upsert(id, { jti: id, uid, accountId: 'acc' }, 60);
       await sessions.destroy(id);
       assert.equal(await sessions.find(id), undefined);
       assert.equal(await sessions.findByUid(uid), undefined);
