@@ -239,7 +239,8 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
     it('stores bearer-secret ids as their SHA-256 and no jti; other models as given', async () => {
       const id = ctx.newId();
       for (const model of HASHED_MODELS) {
-        await ctx.adapter(model).upsert(id, { jti: id, uid: ctx.newId('uid') }, 60);
+        // accountId: a session without one is not stored at all.
+        await ctx.adapter(model).upsert(id, { jti: id, uid: ctx.newId('uid'), accountId: 'account' }, 60);
         const row = (await ctx
           .db('oidc_payloads')
           .where({ model })
