@@ -1,0 +1,169 @@
+// One process per PGlite data directory: a second server refuses to start, naming the first; a killed server's
+// lock is taken over at once; and the CLI, run while the server runs, has the server run its command, losing nothing.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { lockDataDir } from '../../src/admin/data-dir-lock.ts';
+import type { StoredClient } from '../../src/oidc/ports.ts';
+import { createPgliteDatabase, type TestDatabase } from '../helpers/db.ts';
+import { cli, freePort, run, spawnEntry, waitForListening } from '../helpers/process.ts';
+import { relyingParty } from '../helpers/raw-rp.ts';
+import { REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+
+interface ServerProcess {
+  child: ChildProcess;
+  issuer: string;
+  /** SIGTERM, and the exit code. */
+  stop(): Promise<number | null>;
+}
+
+describe('a PGlite data directory', () => {
+  const dbs: TestDatabase[] = [];
+  const children: ChildProcess[] = [];
+  after(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.all(dbs.map((db) => db.drop()));
+  });
+
+  const fresh = async () => {
+    const db = await createPgliteDatabase();
+    dbs.push(db);
+    return db;
+  };
+
+  const serverEnv = (db: TestDatabase, port: number) => ({ ...db.env, PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}` });
+
+  const startServer = async (db: TestDatabase): Promise<ServerProcess> => {
+    const port = await freePort();
+    const child = spawnEntry('src/main.ts', [], serverEnv(db, port));
+    children.push(child);
+    assert.equal(await waitForListening(child), port);
+    return {
+      child,
+      issuer: `http://127.0.0.1:${port}`,
+      async stop() {
+        child.kill('SIGTERM');
+        const [code] = (await once(child, 'exit')) as [number | null];
+        return code;
+      },
+    };
+  };
+
+  /** A CLI command whose --json answer is parsed; it must succeed. */
+  const cliJson = async <T>(db: TestDatabase, args: string[]): Promise<T> => {
+    const res = await cli([...args, '--json'], db.env);
+    assert.equal(res.code, 0, `${args.join(' ')}: ${res.stderr}`);
+    return JSON.parse(res.stdout) as T;
+  };
+
+  const addClient = (db: TestDatabase, name: string) => cliJson<StoredClient>(db, ['clients', 'add', '--name', name, '--redirect-uri', REDIRECT_URI]);
+
+  it('refuses a second server, naming the first, which keeps serving; the socket is for its owner only', async () => {
+    const db = await fresh();
+    const first = await startServer(db);
+    const second = await run('src/main.ts', [], serverEnv(db, await freePort()));
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`DATA_DIR .+ is in use by another wallet-oidc process \\(pid ${first.child.pid} on `));
+    assert.match(second.stderr, /stop that process first, or give this one another DATA_DIR/);
+    assert.equal((await fetch(`${first.issuer}/healthz`)).status, 200);
+
+    const admin = path.join(db.env.DATA_DIR!, 'admin');
+    assert.equal(fs.statSync(admin).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(admin, 'socket')).mode & 0o777, 0o600);
+    assert.equal(await first.stop(), 0);
+    assert.equal(fs.existsSync(path.join(admin, 'socket')), false, 'a clean stop removes the socket');
+  });
+
+  it("takes over a killed server's lock at once", async () => {
+    const db = await fresh();
+    const killed = await startServer(db);
+    killed.child.kill('SIGKILL');
+    await once(killed.child, 'exit');
+    assert.ok(fs.existsSync(path.join(db.env.DATA_DIR!, 'admin', 'socket')), 'the killed server left its socket behind');
+    const next = await startServer(db);
+    assert.equal(await next.stop(), 0);
+  });
+
+  it('runs CLI commands in the running server, which serves their changes at once, and loses nothing', async () => {
+    const db = await fresh();
+    const server = await startServer(db);
+    const client = await addClient(db, 'Added while running');
+    assert.ok(client.client_secret);
+    // relyingParty needs only the issuer here: a login with the new client, and the code redeemed with its secret.
+    const rp = relyingParty({ issuer: server.issuer } as TestServer);
+    const { tokens } = await rp.signIn(client);
+    assert.ok(tokens.id_token);
+
+    const doomed = await addClient(db, 'Removed while running');
+    const listed = await cliJson<StoredClient[]>(db, ['clients', 'list']);
+    assert.deepEqual(listed.map((c) => c.client_name).sort(), ['Added while running', 'Removed while running']);
+    const shownThroughServer = await cli(['clients', 'show', client.client_id, '--json'], db.env);
+    assert.equal((await cli(['clients', 'remove', doomed.client_id], db.env)).code, 0);
+    const unknownThroughServer = await cli(['clients', 'remove', doomed.client_id], db.env);
+    assert.equal(unknownThroughServer.code, 2);
+    const rotate = await cli(['keys', 'rotate'], db.env);
+    assert.equal(rotate.code, 0, rotate.stderr);
+    const newKid = rotate.stdout.match(/^new active key (\S+)$/m)?.[1];
+    assert.ok(newKid, rotate.stdout);
+    assert.equal(await server.stop(), 0);
+
+    // Stopped: the CLI opens the directory itself, and finds everything; its answers are the ones the server gave.
+    const shownDirectly = await cli(['clients', 'show', client.client_id, '--json'], db.env);
+    assert.equal(shownDirectly.code, 0, shownDirectly.stderr);
+    assert.equal(shownDirectly.stdout, shownThroughServer.stdout);
+    const unknownDirectly = await cli(['clients', 'remove', doomed.client_id], db.env);
+    assert.equal(unknownDirectly.code, unknownThroughServer.code);
+    assert.equal(unknownDirectly.stdout, unknownThroughServer.stdout);
+    assert.equal(unknownDirectly.stderr.match(/^wallet-oidc: .*$/m)?.[0], unknownThroughServer.stderr.match(/^wallet-oidc: .*$/m)?.[0]);
+    const keys = await cli(['keys', 'list'], db.env);
+    assert.match(keys.stdout, new RegExp(`^${newKid}\tRS256\tactive\n[^\n]+\tRS256\n$`));
+
+    const restarted = await startServer(db);
+    const jwks = (await (await fetch(`${restarted.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
+    assert.equal(jwks.keys[0]?.kid, newKid);
+    const again = await relyingParty({ issuer: restarted.issuer } as TestServer).signIn(client);
+    assert.ok(again.tokens.id_token, 'the client and its secret survived');
+    assert.deepEqual(
+      (await cliJson<StoredClient[]>(db, ['clients', 'list'])).map((c) => c.client_id),
+      [client.client_id],
+    );
+    assert.equal(await restarted.stop(), 0);
+  });
+
+  it('refuses a server while a CLI command holds the directory, and makes another CLI command wait for it', async () => {
+    const db = await fresh();
+    // This test process holds the directory as a CLI command running directly would.
+    const lock = await lockDataDir(db.env.DATA_DIR!);
+    let released = false;
+    try {
+      const server = await run('src/main.ts', [], serverEnv(db, await freePort()));
+      assert.equal(server.code, 2, server.stderr);
+      assert.match(server.stderr, new RegExp(`is in use by another wallet-oidc process \\(pid ${process.pid} on `));
+
+      const waiting = spawnEntry('src/cli/index.ts', ['clients', 'list'], db.env);
+      children.push(waiting);
+      let stdout = '';
+      let stderr = '';
+      (waiting.stdout as Readable).on('data', (d) => (stdout += d));
+      const exited = once(waiting, 'exit') as Promise<[number | null]>;
+      await new Promise<void>((resolve, reject) => {
+        (waiting.stderr as Readable).on('data', (d) => {
+          stderr += d;
+          if (stderr.includes(`waiting for pid ${process.pid} `)) resolve();
+        });
+        void exited.then(() => reject(new Error(`the CLI ended without waiting:\n${stdout}${stderr}`)));
+      });
+      await lock.release();
+      released = true;
+      const [code] = await exited;
+      assert.equal(code, 0, stderr);
+      assert.equal(stdout, 'no clients\n');
+    } finally {
+      if (!released) await lock.release();
+    }
+  });
+});
