@@ -19,7 +19,16 @@ async function main(): Promise<void> {
   const admin = ctx.database?.lock;
   admin?.serve(async (argv) => {
     const result = await runCommand(argv, serverRuntime(ctx));
-    logger.info({ command: argv.slice(0, 2).filter((arg) => !arg.startsWith('-')).join(' '), exitCode: result.exitCode }, 'admin command');
+    logger.info(
+      {
+        command: argv
+          .slice(0, 2)
+          .filter((arg) => !arg.startsWith('-'))
+          .join(' '),
+        exitCode: result.exitCode,
+      },
+      'admin command',
+    );
     return result;
   });
   logger.info(

@@ -45,7 +45,7 @@ const direct: CommandRuntime = {
 const stdio: CommandOutput = { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) };
 
 async function main(argv: string[]): Promise<number> {
-  for (let vanished = 0; ; ) {
+  for (let vanished = 0; ;) {
     try {
       await buildCli(direct, stdio).parseAsync(argv, { from: 'user' });
       return 0;
