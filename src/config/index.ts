@@ -85,11 +85,10 @@ const variables = z.object({
       examples: ['postgres://wallet@db.internal:5432/wallet'],
     }),
   DATABASE_POOL_MAX: intIn(1, 1000).default(10).meta({ description: 'Postgres connection pool size per process. Ignored without `DATABASE_URL`.' }),
-  DATA_DIR: z
-    .string()
-    .min(1)
-    .default('./data')
-    .meta({ description: 'PGlite directory, created if missing (the database is in `DATA_DIR/pglite`). Ignored with `DATABASE_URL`.' }),
+  DATA_DIR: z.string().min(1).default('./data').meta({
+    description:
+      'PGlite directory, created if missing: the database is in `DATA_DIR/pglite`, the lock and the admin socket in `DATA_DIR/admin` (one process at a time; the CLI runs through a running server). Ignored with `DATABASE_URL`.',
+  }),
   COOKIE_KEYS: list(z.string().min(32, 'each key must be at least 32 characters'))
     .optional()
     .meta({
