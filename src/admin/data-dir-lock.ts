@@ -93,8 +93,13 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       // A killed holder's socket: nobody listens on it any more.
       await fs.rm(paths.socket, { force: true });
     }
-    await fs.chmod(paths.socket, 0o600);
-    await fs.writeFile(paths.holder, JSON.stringify(thisProcess()), { mode: 0o600 });
+    try {
+      await fs.chmod(paths.socket, 0o600);
+      await fs.writeFile(paths.holder, JSON.stringify(thisProcess()), { mode: 0o600 });
+    } catch (err) {
+      server.close();
+      throw err;
+    }
     return createLock(server, paths.socket);
   } finally {
     await unlock();
@@ -120,8 +125,11 @@ function createLock(server: net.Server, socketPath: string): DataDirLock {
     connections.add(socket);
     socket.on('close', () => connections.delete(socket));
     socket.on('error', () => socket.destroy()); // a CLI that went away: nothing to tell it
+    let asked = false;
     readMessages(socket, (message) => {
-      if (!isCommandRequest(message)) return void socket.destroy();
+      // One command a connection: its answer ends it.
+      if (asked || !isCommandRequest(message)) return void socket.destroy();
+      asked = true;
       if (handler && !draining) return run(socket, message.argv, handler);
       waiting.push({ socket, argv: message.argv });
       writeMessage(socket, { queued: describeHolder(thisProcess()) });
