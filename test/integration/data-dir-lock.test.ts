@@ -4,10 +4,14 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { lockDataDir } from '../../src/admin/data-dir-lock.ts';
+import { MAX_LINE_BYTES } from '../../src/admin/protocol.ts';
+import { sendCommand } from '../../src/admin/send-command.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
 import { createPgliteDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cli, freePort, run, spawnEntry, waitForListening } from '../helpers/process.ts';
@@ -164,6 +168,57 @@ describe('a PGlite data directory', () => {
       assert.equal(stdout, 'no clients\n');
     } finally {
       if (!released) await lock.release();
+    }
+  });
+});
+
+describe('the admin socket', () => {
+  /** A directory locked by this process, serving commands by echoing their arguments. */
+  const setup = async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wallet-oidc-admin-'));
+    fs.mkdirSync(path.join(dataDir, 'admin'), { mode: 0o777 });
+    fs.chmodSync(path.join(dataDir, 'admin'), 0o777);
+    const lock = await lockDataDir(dataDir);
+    const ran: string[] = [];
+    lock.serve(async (argv) => {
+      ran.push(argv.join(' '));
+      return { stdout: argv.join(' '), stderr: '', exitCode: 0 };
+    });
+    /** What the socket answers a raw request: the lines it sent before closing. */
+    const raw = (request: string) =>
+      new Promise<string>((resolve) => {
+        let answer = '';
+        const socket = net.connect(lock.socketPath, () => socket.end(request));
+        socket.on('data', (d) => (answer += d));
+        socket.on('error', () => {}); // the server may cut the connection while the request is still being written
+        socket.on('close', () => resolve(answer));
+      });
+    return {
+      dataDir,
+      lock,
+      raw,
+      ran,
+      async close() {
+        await lock.release();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  };
+
+  it('narrows a wider admin directory to its owner, and answers one well-formed command a connection', async () => {
+    const { dataDir, raw, ran, close } = await setup();
+    try {
+      assert.equal(fs.statSync(path.join(dataDir, 'admin')).mode & 0o777, 0o700);
+      assert.deepEqual(await sendCommand(dataDir, ['clients', 'list'], () => assert.fail('not queued')), { stdout: 'clients list', stderr: '', exitCode: 0 });
+      assert.equal(await raw('not json\n'), '');
+      assert.equal(await raw('{"argv":[1]}\n'), '');
+      assert.equal(await raw(`{"argv":["${'x'.repeat(MAX_LINE_BYTES)}`), '', 'an endless line is cut off, not buffered');
+      await raw('{"argv":["first"]}\n{"argv":["second"]}\n');
+      assert.ok(!ran.includes('second'), 'a second command on one connection ends it, unrun');
+      assert.equal((await sendCommand(dataDir, ['still', 'serving'], () => {}))?.stdout, 'still serving');
+      assert.deepEqual(ran, ['clients list', 'first', 'still serving']);
+    } finally {
+      await close();
     }
   });
 });
