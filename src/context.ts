@@ -45,6 +45,11 @@ export interface Stores {
   signingKeys: SigningKeyStore;
   /** Secrets generated in development when the operator gave none (COOKIE_KEYS), kept with the data. */
   secrets: { getOrCreate<T>(name: string, generate: () => T): Promise<T> };
+  /**
+   * Runs `fn` so that the hot-path writes it makes (nonces, accounts and their login events,
+   * oidc-provider's payloads) commit together or not at all: one transaction on SQL.
+   */
+  atomic<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** The ports the coming features fill in: contract wallets, ENS, shared rate limits, metrics. */
@@ -98,7 +103,7 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
   const lock = config.database.kind === 'pglite' ? await lockDataDir(config.database.dataDir) : undefined;
   let knex: Db;
   try {
-    knex = createDb(config.database);
+    knex = createDb(config.database, logger);
   } catch (err) {
     await lock?.release();
     throw err;
@@ -127,6 +132,7 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
       payloads: createPayloadStore(sql),
       signingKeys: createSigningKeys(knex, box, clock),
       secrets: { getOrCreate: (name, generate) => getOrCreateSecret(knex, name, generate) },
+      atomic: (fn) => sql.transaction(fn),
     };
     return { database: { knex, sql, lock, close }, stores };
   } catch (err) {

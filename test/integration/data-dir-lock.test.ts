@@ -1,7 +1,6 @@
 // One process per PGlite data directory: a second server refuses to start, naming the first; a killed server's
 // lock is taken over at once; and the CLI, run while the server runs, has the server run its command, losing nothing.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -14,22 +13,15 @@ import { MAX_LINE_BYTES } from '../../src/admin/protocol.ts';
 import { sendCommand } from '../../src/admin/send-command.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
 import { createPgliteDatabase, type TestDatabase } from '../helpers/db.ts';
-import { cli, freePort, run, spawnEntry, waitForListening } from '../helpers/process.ts';
+import { cli, freePort, run, spawnEntry, startServerProcess, type ServerProcess } from '../helpers/process.ts';
 import { relyingParty } from '../helpers/raw-rp.ts';
-import { REDIRECT_URI, type TestServer } from '../helpers/server.ts';
-
-interface ServerProcess {
-  child: ChildProcess;
-  issuer: string;
-  /** SIGTERM, and the exit code. */
-  stop(): Promise<number | null>;
-}
+import { REDIRECT_URI } from '../helpers/server.ts';
 
 describe('a PGlite data directory', () => {
   const dbs: TestDatabase[] = [];
-  const children: ChildProcess[] = [];
+  const servers: ServerProcess[] = [];
   after(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.all(servers.map((server) => server.stop()));
     await Promise.all(dbs.map((db) => db.drop()));
   });
 
@@ -39,23 +31,14 @@ describe('a PGlite data directory', () => {
     return db;
   };
 
-  const serverEnv = (db: TestDatabase, port: number) => ({ ...db.env, PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}` });
-
-  const startServer = async (db: TestDatabase): Promise<ServerProcess> => {
-    const port = await freePort();
-    const child = spawnEntry('src/main.ts', [], serverEnv(db, port));
-    children.push(child);
-    assert.equal(await waitForListening(child), port);
-    return {
-      child,
-      issuer: `http://127.0.0.1:${port}`,
-      async stop() {
-        child.kill('SIGTERM');
-        const [code] = (await once(child, 'exit')) as [number | null];
-        return code;
-      },
-    };
+  const startServer = async (db: TestDatabase) => {
+    const server = await startServerProcess(db.env);
+    servers.push(server);
+    return server;
   };
+
+  /** A second `npm start` on the directory, run to its end. */
+  const startAnother = async (db: TestDatabase) => run('src/main.ts', [], { ...db.env, PORT: String(await freePort()), HOST: '127.0.0.1' });
 
   /** A CLI command whose --json answer is parsed; it must succeed. */
   const cliJson = async <T>(db: TestDatabase, args: string[]): Promise<T> => {
@@ -69,7 +52,7 @@ describe('a PGlite data directory', () => {
   it('refuses a second server, naming the first, which keeps serving; the socket is for its owner only', async () => {
     const db = await fresh();
     const first = await startServer(db);
-    const second = await run('src/main.ts', [], serverEnv(db, await freePort()));
+    const second = await startAnother(db);
     assert.equal(second.code, 2, second.stderr);
     assert.match(second.stderr, new RegExp(`DATA_DIR .+ is in use by another wallet-oidc process \\(pid ${first.child.pid} on `));
     assert.match(second.stderr, /stop that process first, or give this one another DATA_DIR/);
@@ -86,7 +69,7 @@ describe('a PGlite data directory', () => {
     const db = await fresh();
     const killed = await startServer(db);
     killed.child.kill('SIGKILL');
-    await once(killed.child, 'exit');
+    await killed.stop();
     assert.ok(fs.existsSync(path.join(db.env.DATA_DIR!, 'admin', 'socket')), 'the killed server left its socket behind');
     const next = await startServer(db);
     assert.equal(await next.stop(), 0);
@@ -97,8 +80,8 @@ describe('a PGlite data directory', () => {
     const server = await startServer(db);
     const client = await addClient(db, 'Added while running');
     assert.ok(client.client_secret);
-    // relyingParty needs only the issuer here: a login with the new client, and the code redeemed with its secret.
-    const rp = relyingParty({ issuer: server.issuer } as TestServer);
+    // A login with the new client, and the code redeemed with its secret.
+    const rp = relyingParty({ issuer: server.issuer });
     const { tokens } = await rp.signIn(client);
     assert.ok(tokens.id_token);
 
@@ -129,7 +112,7 @@ describe('a PGlite data directory', () => {
     const restarted = await startServer(db);
     const jwks = (await (await fetch(`${restarted.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
     assert.equal(jwks.keys[0]?.kid, newKid);
-    const again = await relyingParty({ issuer: restarted.issuer } as TestServer).signIn(client);
+    const again = await relyingParty({ issuer: restarted.issuer }).signIn(client);
     assert.ok(again.tokens.id_token, 'the client and its secret survived');
     assert.deepEqual(
       (await cliJson<StoredClient[]>(db, ['clients', 'list'])).map((c) => c.client_id),
@@ -144,12 +127,11 @@ describe('a PGlite data directory', () => {
     const lock = await lockDataDir(db.env.DATA_DIR!);
     let released = false;
     try {
-      const server = await run('src/main.ts', [], serverEnv(db, await freePort()));
+      const server = await startAnother(db);
       assert.equal(server.code, 2, server.stderr);
       assert.match(server.stderr, new RegExp(`is in use by another wallet-oidc process \\(pid ${process.pid} on `));
 
       const waiting = spawnEntry('src/cli/index.ts', ['clients', 'list'], db.env);
-      children.push(waiting);
       let stdout = '';
       let stderr = '';
       (waiting.stdout as Readable).on('data', (d) => (stdout += d));
