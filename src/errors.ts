@@ -128,6 +128,25 @@ export class ClientMetadataError extends WalletOidcError {
   }
 }
 
+/**
+ * Another live process holds the PGlite data directory (src/admin/data-dir-lock.ts). `holder` says who, as it
+ * recorded itself: pid, host, start time and command line.
+ */
+export class DataDirLockedError extends WalletOidcError {
+  readonly dataDir: string;
+
+  constructor(dataDir: string, holder: string) {
+    super(
+      'data_dir_locked',
+      `DATA_DIR ${dataDir} is in use by another wallet-oidc process (${holder}). PGlite admits one process per data directory: ` +
+        'stop that process first, or give this one another DATA_DIR (several servers can share one Postgres: DATABASE_URL). ' +
+        'CLI commands need no stop: while a server runs, they run through it',
+      { expose: false, exitCode: EXIT.usage },
+    );
+    this.dataDir = dataDir;
+  }
+}
+
 /** A command used wrongly or naming something that does not exist. */
 export class UsageError extends WalletOidcError {
   constructor(message: string) {

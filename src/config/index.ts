@@ -93,11 +93,10 @@ const variables = z.object({
         'Seconds a request waits on Postgres before it answers 503 `temporarily_unavailable` / `database_unavailable` with `Retry-After`: ' +
         'to connect, to get a pooled connection, and for each statement (migrations and sweeps included). Ignored without `DATABASE_URL`.',
     }),
-  DATA_DIR: z
-    .string()
-    .min(1)
-    .default('./data')
-    .meta({ description: 'PGlite directory, created if missing (the database is in `DATA_DIR/pglite`). Ignored with `DATABASE_URL`.' }),
+  DATA_DIR: z.string().min(1).default('./data').meta({
+    description:
+      'PGlite directory, created if missing: the database is in `DATA_DIR/pglite`, the lock and the admin socket in `DATA_DIR/admin` (one process at a time; the CLI runs through a running server). Ignored with `DATABASE_URL`.',
+  }),
   COOKIE_KEYS: list(z.string().min(32, 'each key must be at least 32 characters'))
     .optional()
     .meta({
