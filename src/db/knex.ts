@@ -5,12 +5,14 @@ import knex, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import type { Config } from '../config/index.ts';
 import * as createSchema from '../../migrations/20261122000000_create_schema.ts';
+import * as rateLimits from '../../migrations/20261203000000_rate_limits.ts';
 
 export type Db = Knex;
 
 // Migrations are imported, not globbed from disk, so they load the same under tsx and in a bundle.
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261122000000_create_schema': createSchema,
+  '20261203000000_rate_limits': rateLimits,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

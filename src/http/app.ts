@@ -6,13 +6,15 @@ import serve from 'koa-static';
 import type { AppContext } from '../context.ts';
 import { createInteractionPages } from './interaction-pages.ts';
 import { createLoginApi } from './login-api.ts';
+import { createProtocolGate } from './protocol-gate.ts';
 import { protocolRequest } from './protocol-request.ts';
 
 export function createApp(deps: AppContext): Koa {
   const app = new Koa();
   app.proxy = deps.config.trustProxy;
-  // One trusted hop: ctx.ip is the address our proxy saw, not a client-supplied X-Forwarded-For entry.
-  app.maxIpsCount = 1;
+  // Only the entries our own proxies added to X-Forwarded-For (TRUST_PROXY hops, counted from the end)
+  // are read: ctx.ip is the address the outermost one saw, never an entry the client wrote itself.
+  app.maxIpsCount = deps.config.proxyHops;
   app.silent = true;
   app.on('error', (err: unknown) => deps.logger.error({ err }, 'request failed'));
 
@@ -74,6 +76,7 @@ export function createApp(deps: AppContext): Koa {
   // a forged Host or X-Forwarded-* header can never make us advertise another origin.
   const protocol = deps.provider.callback();
   const issuer = deps.config.issuer;
+  app.use(createProtocolGate(deps));
   app.use(async (ctx) => {
     // The gate in front may have read a form body already; oidc-provider gets it replayed, unread.
     const { req } = await protocolRequest(ctx);

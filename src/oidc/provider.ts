@@ -113,8 +113,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer.origin, configuration);
-  // Behind a TLS-terminating proxy, trust X-Forwarded-* so cookies stay `secure` and URLs https.
+  // Behind a TLS-terminating proxy, trust X-Forwarded-* so cookies stay `secure` and URLs https; read
+  // X-Forwarded-For as our app does (http/app.ts), only the hops our proxies added.
   provider.proxy = config.trustProxy;
+  provider.maxIpsCount = config.proxyHops;
   provider.on('server_error', (_ctx, err) => deps.observer.providerProblem({ kind: 'server_error', err }));
   provider.on('backchannel.error', (_ctx, err, client) =>
     deps.observer.providerProblem({ kind: 'backchannel_error', err, clientId: client.clientId, uri: client.backchannelLogoutUri }),
