@@ -9,6 +9,14 @@ import { createLoginApi } from './login-api.ts';
 import { createProtocolGate } from './protocol-gate.ts';
 import { protocolRequest } from './protocol-request.ts';
 
+const wired = new WeakSet<object>();
+/** Adds middleware to oidc-provider once, however many apps are built over one context. */
+function wireOnce(provider: object, wire: () => void): void {
+  if (wired.has(provider)) return;
+  wired.add(provider);
+  wire();
+}
+
 export function createApp(deps: AppContext): Koa {
   const app = new Koa();
   app.proxy = deps.config.trustProxy;
@@ -74,9 +82,12 @@ export function createApp(deps: AppContext): Koa {
   // Everything else is the protocol: oidc-provider answers it on the raw request. Its endpoint URLs
   // (discovery, redirects) derive from the request's host and scheme, so both are pinned to ISSUER:
   // a forged Host or X-Forwarded-* header can never make us advertise another origin.
+  const gate = createProtocolGate(deps);
+  app.use(gate.gate);
+  // Before callback(): Koa composes an app's middleware when its callback is made.
+  wireOnce(deps.provider, () => deps.provider.use(gate.countFailures));
   const protocol = deps.provider.callback();
   const issuer = deps.config.issuer;
-  app.use(createProtocolGate(deps));
   app.use(async (ctx) => {
     // The gate in front may have read a form body already; oidc-provider gets it replayed, unread.
     const { req } = await protocolRequest(ctx);

@@ -2,6 +2,7 @@
 // starts work (an interaction, a token, a logout), and for the endpoints that authenticate a client
 // (token, introspection, revocation) a backoff and then a lockout per client id after failed
 // authentications. Refusals answer 429 with Retry-After in OAuth's error shape, before oidc-provider runs.
+import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
@@ -64,12 +65,25 @@ function refuse(ctx: Context, decision: Extract<RateDecision, { allowed: false }
   ctx.body = { error: 'rate_limited', error_description: `${description}; try again in ${decision.retryAfterSeconds} s` };
 }
 
-export function createProtocolGate(deps: AppContext): Middleware {
+/** The client id each request handed to oidc-provider claims, by that request (the gate sets, countFailures reads). */
+const claimed = new WeakMap<IncomingMessage, string>();
+
+export interface ProtocolGate {
+  /** In front of oidc-provider (our Koa app): limits per client IP, and the client id's backoff or lockout. */
+  gate: Middleware;
+  /**
+   * Inside oidc-provider (`provider.use`): counts a failed client authentication before the answer
+   * is sent, so the next request already sees it.
+   */
+  countFailures: Middleware;
+}
+
+export function createProtocolGate(deps: AppContext): ProtocolGate {
   const { rateLimiter, logger } = deps;
   const limits = deps.config.rateLimits;
   const clientRules = [limits.clientAuthFailures, limits.clientLockout];
 
-  return async (ctx, next) => {
+  const gate: Middleware = async (ctx, next) => {
     const rule = ruleFor(ctx.method, ctx.path, limits);
     if (!rule) return next();
     const byIp = await rateLimiter.hit(rule, ctx.ip);
@@ -78,25 +92,31 @@ export function createProtocolGate(deps: AppContext): Middleware {
       if (byIp.first) logger.warn({ ip: ctx.ip, rule: rule.name }, 'rate limit reached');
       return refuse(ctx, byIp, 'too many requests from this address');
     }
-    if (!CLIENT_AUTH_PATHS.has(ctx.path)) return next();
+    if (!CLIENT_AUTH_PATHS.has(ctx.path) || !clientRules.some((r) => r.limit > 0)) return next();
 
-    let clientId: string | undefined;
+    let request;
     try {
-      clientId = claimedClientId(ctx, (await protocolRequest(ctx)).params);
+      request = await protocolRequest(ctx);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       ctx.status = err.status;
       ctx.body = { error: err.code, error_description: err.message };
       return;
     }
+    const clientId = claimedClientId(ctx, request.params);
     if (!clientId) return next();
-
     // Checked before oidc-provider compares any secret: while a client id is refused, the right secret is too.
     const refused = (await Promise.all(clientRules.map((r) => rateLimiter.check(r, clientId)))).find((d) => !d.allowed);
     if (refused && !refused.allowed) return refuse(ctx, refused, 'too many failed authentications for this client');
+    claimed.set(request.req, clientId);
     await next();
-    // oidc-provider answers a failed client authentication, and only that, with 401 invalid_client here.
-    if (ctx.res.statusCode !== 401) return;
+  };
+
+  const countFailures: Middleware = async (ctx, next) => {
+    await next();
+    const clientId = claimed.get(ctx.req);
+    // oidc-provider answers a failed client authentication, and only that, with 401 invalid_client on these endpoints.
+    if (clientId === undefined || ctx.status !== 401) return;
     const decisions = await Promise.all(clientRules.map((r) => rateLimiter.hit(r, clientId)));
     decisions.forEach((decision, i) => {
       if (!decision.allowed && decision.first) {
@@ -105,4 +125,6 @@ export function createProtocolGate(deps: AppContext): Middleware {
       }
     });
   };
+
+  return { gate, countFailures };
 }
