@@ -4,13 +4,16 @@
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
-  await knex.schema.createTable('rate_limits', (t) => {
-    // The rule's name and its key (a client IP, an address, a client id), bounded in length by the caller.
-    t.text('key').primary();
-    t.integer('points').notNullable().defaultTo(0);
-    // Milliseconds since the epoch at which the window (or a lockout) ends; the sweep deletes what is past.
-    t.bigInteger('expire').index();
-  });
+  // UNLOGGED: no write-ahead log, so a counted request costs no WAL flush (2.4 ms each on a logged table
+  // here, most of a request's time). The price: a crash empties the table and standbys never see it, so
+  // counts and lockouts restart after a crash or a failover. `key` is the rule's name and its key (a client
+  // IP, an address, a client id), bounded by the caller; `expire` is when the window or lockout ends, in ms.
+  await knex.raw(`CREATE UNLOGGED TABLE rate_limits (
+    key text PRIMARY KEY,
+    points integer NOT NULL DEFAULT 0,
+    expire bigint
+  )`);
+  await knex.raw('CREATE INDEX rate_limits_expire ON rate_limits (expire)');
 }
 
 export async function down(knex: Knex): Promise<void> {
