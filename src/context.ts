@@ -45,6 +45,11 @@ export interface Stores {
   signingKeys: SigningKeyStore;
   /** Secrets generated in development when the operator gave none (COOKIE_KEYS), kept with the data. */
   secrets: { getOrCreate<T>(name: string, generate: () => T): Promise<T> };
+  /**
+   * Runs `fn` so that the hot-path writes it makes (nonces, accounts and their login events,
+   * oidc-provider's payloads) commit together or not at all: one transaction on SQL.
+   */
+  atomic<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** The ports the coming features fill in: contract wallets, ENS, shared rate limits, metrics. */
@@ -88,7 +93,7 @@ export interface ContextOverrides extends Partial<Ports> {
 
 /** Opens the database, applies migrations, unlocks the sealed secrets, and builds the SQL stores. */
 export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores }> {
-  const knex = createDb(config.database);
+  const knex = createDb(config.database, logger);
   try {
     const applied = await migrate(knex);
     if (applied.length) logger.info({ applied }, 'database migrated');
@@ -108,6 +113,7 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
       payloads: createPayloadStore(sql),
       signingKeys: createSigningKeys(knex, box, clock),
       secrets: { getOrCreate: (name, generate) => getOrCreateSecret(knex, name, generate) },
+      atomic: (fn) => sql.transaction(fn),
     };
     return { database: { knex, sql }, stores };
   } catch (err) {

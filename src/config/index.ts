@@ -96,6 +96,13 @@ const variables = z.object({
       examples: ['postgres://wallet@db.internal:5432/wallet'],
     }),
   DATABASE_POOL_MAX: intIn(1, 1000).default(10).meta({ description: 'Postgres connection pool size per process. Ignored without `DATABASE_URL`.' }),
+  DATABASE_TIMEOUT: secondsIn(1, 300)
+    .default(5)
+    .meta({
+      description:
+        'Seconds a request waits on Postgres before it answers 503 `temporarily_unavailable` / `database_unavailable` with `Retry-After`: ' +
+        'to connect, to get a pooled connection, and for each statement (migrations and sweeps included). Ignored without `DATABASE_URL`.',
+    }),
   DATA_DIR: z
     .string()
     .min(1)
@@ -344,8 +351,10 @@ function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variabl
 }
 
 /** Postgres when DATABASE_URL is set, else the embedded PGlite (typed here so each kind has only its own fields). */
-function database(v: Variables): { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string } {
-  return v.DATABASE_URL ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX } : { kind: 'pglite', dataDir: v.DATA_DIR };
+function database(v: Variables): { kind: 'postgres'; url: string; poolMax: number; timeoutSeconds: number } | { kind: 'pglite'; dataDir: string } {
+  return v.DATABASE_URL
+    ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX, timeoutSeconds: v.DATABASE_TIMEOUT }
+    : { kind: 'pglite', dataDir: v.DATA_DIR };
 }
 
 /** Empty strings count as unset, as in most twelve-factor tools. */

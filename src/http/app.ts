@@ -4,6 +4,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import serve from 'koa-static';
 import type { AppContext } from '../context.ts';
+import { RETRY_AFTER_SECONDS } from '../errors.ts';
 import { createInteractionPages } from './interaction-pages.ts';
 import { createLoginApi } from './login-api.ts';
 import { createProtocolGate } from './protocol-gate.ts';
@@ -35,6 +36,7 @@ export function createApp(deps: AppContext): Koa {
     } catch (err) {
       deps.logger.error({ err }, 'health check: database unreachable');
       ctx.status = 503;
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.body = { status: 'unavailable', error: 'database_unreachable' };
     }
   });

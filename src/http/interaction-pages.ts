@@ -8,7 +8,7 @@ import { AppError, FINAL_REASONS } from '../errors.ts';
 import { chainName } from '../config/chains.ts';
 import { grantForConsent, missingConsent } from '../oidc/grants.ts';
 import { elsewhereTarget, qrDataUrl, walletDeepLinks } from './deep-links.ts';
-import { sendJsonError, toAppError } from './errors.ts';
+import { errorBoundary, sendJsonError, setErrorStatus } from './errors.ts';
 import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, redirectUriOf, sameOriginPosts, saveResult, wantsJson } from './interactions.ts';
 import { formActionSource } from './pages.ts';
 
@@ -18,20 +18,14 @@ export function createInteractionPages(app: AppContext): Router {
   const router = new Router({ prefix: INTERACTION_PREFIX });
 
   // The error boundary: a page for browsers (form posts, links), JSON for JSON callers; never a 500 for bad input.
-  router.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      const appError = toAppError(err);
-      if (!appError) {
-        app.logger.error({ err, path: ctx.path }, 'interaction route failed');
-        throw err;
-      }
+  router.use(
+    errorBoundary(app.logger, 'interaction route', async (ctx, appError) => {
+      if (appError.code === 'database_unavailable') app.logger.warn({ err: appError.cause, path: ctx.path }, 'interaction route: database unavailable');
       if (wantsJson(ctx)) return sendJsonError(ctx, appError);
-      ctx.status = appError.status;
+      setErrorStatus(ctx, appError);
       await pages.render(ctx, 'error', { title: pages.texts['error.title'], error: appError.code, description: appError.message });
-    }
-  });
+    }),
+  );
   router.use(sameOriginPosts(issuerOrigin));
   router.use(interactionBody());
 

@@ -9,7 +9,7 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { LoginEvent } from '../observer.ts';
 import { subjectFor } from '../oidc/claims.ts';
-import { sendJsonError, toAppError } from './errors.ts';
+import { errorBoundary, sendJsonError } from './errors.ts';
 import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, parseBody, redirectUriOf, sameOriginPosts, saveResult } from './interactions.ts';
 import { rateLimit, RateLimitedError } from './rate-limit.ts';
 
@@ -47,6 +47,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     if (err instanceof RateLimitedError && !err.first) return;
     const event: LoginEvent = { ...eventBase(ctx), ...ctx.state.login, at: clock(), outcome: 'refused', reason: err.code };
     observer.login(event);
+    // A database outage writes nothing: the row could not be written anyway.
+    if (err.code === 'database_unavailable') return;
     try {
       await app.stores.loginEvents.record(event);
     } catch (err) {
@@ -57,18 +59,14 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
   // The error boundary: stable codes as JSON, never a 500 for bad input.
   router.use(async (ctx, next) => {
     ctx.state.login = {};
-    try {
-      await next();
-    } catch (err) {
-      const appError = toAppError(err);
-      if (!appError) {
-        app.logger.error({ err, path: ctx.path }, 'login API failed');
-        throw err;
-      }
+    await next();
+  });
+  router.use(
+    errorBoundary<Context & { state: LoginApiState }>(app.logger, 'login API', async (ctx, appError) => {
       await refused(ctx, appError);
       sendJsonError(ctx, appError);
-    }
-  });
+    }),
+  );
   router.use(rateLimit(app.rateLimiter, app.config.rateLimits.login));
   router.use(sameOriginPosts(app.config.issuer.origin));
   router.use(interactionBody());
@@ -103,13 +101,27 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     requireJson(ctx);
     const body = parseBody(verifyBody, ctx.request.body);
     await limitAddress(ctx, body.message);
-    const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
-    const sub = subjectFor(login.address, login.chainId, app.config.subFormat);
-    const at = clock();
-    const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
-    await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
-    observer.login(event);
-    ctx.body = { redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
+    // One transaction from consuming the nonce to saving the interaction's result. When the database
+    // fails anywhere in between nothing happened: the nonce is unused again, and the page sends the
+    // same signed message again. A refusal commits the consumption alone: a failed attempt burns the
+    // challenge. Concurrent copies wait on the nonce's row lock; exactly one of them wins.
+    const outcome = await app.stores.atomic(async () => {
+      try {
+        const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
+        const sub = subjectFor(login.address, login.chainId, app.config.subFormat);
+        const at = clock();
+        const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
+        await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
+        return { event, redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
+      } catch (err) {
+        // 5xx refusals (a verifier that could not ask the chain) are not the attempt's fault: roll back too.
+        if (err instanceof AppError && err.status < 500) return { refusal: err };
+        throw err;
+      }
+    });
+    if ('refusal' in outcome) throw outcome.refusal;
+    observer.login(outcome.event);
+    ctx.body = { redirectTo: outcome.redirectTo };
   });
 
   /**

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { AppContext } from '../context.ts';
-import { AppError } from '../errors.ts';
+import { AppError, isDatabaseUnavailable } from '../errors.ts';
 import type { RateDecision, RateRule } from './ports.ts';
 import { protocolRequest } from './protocol-request.ts';
 
@@ -79,7 +79,22 @@ export interface ProtocolGate {
 }
 
 export function createProtocolGate(deps: AppContext): ProtocolGate {
-  const { rateLimiter, logger } = deps;
+  const { logger } = deps;
+  // The counters are in the database. While it is away the request goes on to oidc-provider, which
+  // answers the outage in its own shape (a page, a redirect to the client, or JSON; oidc/unavailable.ts).
+  const unlessOutage = async (call: () => Promise<RateDecision>): Promise<RateDecision> => {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      logger.warn({ err }, 'rate limits not counted: database unavailable');
+      return { allowed: true };
+    }
+  };
+  const rateLimiter = {
+    hit: (rule: RateRule, key: string) => unlessOutage(() => deps.rateLimiter.hit(rule, key)),
+    check: (rule: RateRule, key: string) => unlessOutage(() => deps.rateLimiter.check(rule, key)),
+  };
   const limits = deps.config.rateLimits;
   const clientRules = [limits.clientAuthFailures, limits.clientLockout];
 

@@ -124,5 +124,7 @@ export function createMemoryStores(clock: Clock): MemoryStores {
         return secrets.get(name) as T;
       },
     },
+    // Memory never fails half-way, so there is nothing to roll back.
+    atomic: (fn) => fn(),
   };
 }

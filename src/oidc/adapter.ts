@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
+import { fromStorage } from './unavailable.ts';
 
 /** A consumed row reads back with `consumed` set, as oidc-provider's reuse detection expects. */
 function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefined {
@@ -18,8 +19,17 @@ function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefine
  */
 const storable = (value: string): boolean => !value.includes('\0');
 
+/** Every method of `adapter`, with a database outage thrown as oidc-provider's temporarily_unavailable. */
+function answeringOutages(adapter: Adapter): Adapter {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, method] of Object.entries(adapter) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    wrapped[name] = (...args: unknown[]) => fromStorage(() => method(...args));
+  }
+  return wrapped as unknown as Adapter;
+}
+
 export function createPayloadAdapter(store: PayloadStore, model: string, clock: Clock): Adapter {
-  return {
+  return answeringOutages({
     async upsert(id, payload, expiresIn) {
       const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
       await store.upsert(model, id, payload, expiresAt);
@@ -41,7 +51,7 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
     },
     destroy: (id) => store.destroy(model, id),
     revokeByGrantId: (grantId) => store.revokeByGrantId(model, grantId),
-  };
+  });
 }
 
 /**
@@ -54,7 +64,7 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
     throw new Error('not applicable to clients');
   };
   const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
-  return {
+  return answeringOutages({
     async find(id) {
       if (!storable(id)) return undefined;
       const cached = cache?.get(id);
@@ -77,5 +87,5 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
     findByUserCode: unsupported,
     consume: unsupported,
     revokeByGrantId: unsupported,
-  };
+  });
 }

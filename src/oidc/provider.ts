@@ -7,6 +7,7 @@ import { CLAIMS, createFindAccount } from './claims.ts';
 import { loadExistingGrant } from './grants.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
 import type { AccountStore, NameResolver } from './ports.ts';
+import { answerOutages } from './unavailable.ts';
 
 export interface ProviderPages {
   error: NonNullable<Configuration['renderError']>;
@@ -117,6 +118,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   // X-Forwarded-For as our app does (http/app.ts), only the hops our proxies added.
   provider.proxy = config.trustProxy;
   provider.maxIpsCount = config.proxyHops;
+  // A database outage answers 503 temporarily_unavailable with Retry-After, on every endpoint.
+  provider.use(answerOutages(deps.pages.error));
   provider.on('server_error', (_ctx, err) => deps.observer.providerProblem({ kind: 'server_error', err }));
   provider.on('backchannel.error', (_ctx, err, client) =>
     deps.observer.providerProblem({ kind: 'backchannel_error', err, clientId: client.clientId, uri: client.backchannelLogoutUri }),

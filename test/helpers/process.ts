@@ -96,3 +96,42 @@ function parseJson(line: string): { msg?: unknown; port?: unknown } | undefined 
     return undefined; // not a log line
   }
 }
+
+export interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  /** The ISSUER it was given: http://127.0.0.1:<port>. */
+  issuer: string;
+  /** What it has printed so far (stdout and stderr). */
+  output(): string;
+  /** SIGTERM, then its exit code once it has exited. */
+  stop(): Promise<number | null>;
+}
+
+/** `npm start` as a user runs it, on `env`'s database, listening on a free port of 127.0.0.1; resolves once it listens. */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const child = spawnEntry('src/main.ts', [], { ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer });
+  let output = '';
+  // Always drained: a child whose pipe fills up blocks on its next log line.
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await waitForListening(child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    child,
+    port,
+    issuer,
+    output: () => output,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

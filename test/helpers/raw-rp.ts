@@ -27,7 +27,7 @@ function parseForm(html: string): { action: string; fields: Record<string, strin
 }
 
 export /** What an RP does against one running provider, with raw HTTP so each request is explicit. */
-function relyingParty(server: TestServer) {
+function relyingParty<S extends Pick<TestServer, 'issuer'> & Partial<Pick<TestServer, 'ctx'>>>(server: S) {
   const { issuer } = server;
   const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
   const clientAuth = (client: StoredClient) => ({ client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}) });
@@ -116,6 +116,7 @@ function relyingParty(server: TestServer) {
     },
     /** Records the login contract wrote for a client: each challenge and each verify leaves one. */
     loginRows: async (clientId: string) => {
+      if (!server.ctx) throw new Error('loginRows reads the stores of a server in this process');
       const db = server.ctx.database?.knex;
       if (!db) {
         const memory = server.ctx.stores as MemoryStores;

@@ -38,6 +38,7 @@ const INVALID: Record<string, string[]> = {
   TRUST_PROXY: ['yes', '-1', '1.5', '11', '100'],
   DATABASE_URL: ['mysql://db/wallet', './data'],
   DATABASE_POOL_MAX: ['0', 'many'],
+  DATABASE_TIMEOUT: ['0', '301', '2.5'],
   COOKIE_KEYS: ['too-short', `${'k'.repeat(32)},short`, ' , '],
   ENCRYPTION_KEY: ['abc', 'z'.repeat(64), '0123456789abcdef'.repeat(3)],
   ALLOWED_CHAINS: ['0', 'mainnet', '1,-5', ' , '],
@@ -150,7 +151,7 @@ describe('loadConfig', () => {
 
   it('selects Postgres when DATABASE_URL is set', () => {
     const config = loadConfig({ DATABASE_URL: 'postgresql://wallet@db/wallet', DATABASE_POOL_MAX: '25' });
-    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://wallet@db/wallet', poolMax: 25 });
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://wallet@db/wallet', poolMax: 25, timeoutSeconds: 5 });
   });
 
   it('keeps the port of ISSUER and drops a trailing slash', () => {
