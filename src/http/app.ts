@@ -93,6 +93,12 @@ export function createApp(deps: AppContext): Koa {
   // Everything else is the protocol: oidc-provider answers it on the raw request. Its endpoint URLs
   // (discovery, redirects) derive from the request's host and scheme, so both are pinned to ISSUER:
   // a forged Host or X-Forwarded-* header can never make us advertise another origin.
+  // Malformed form bodies and credentials are refused before anything counts them or reads the database.
+  app.use(async (ctx, next) => {
+    const { body } = await protocolRequest(ctx);
+    checkProtocolInput(ctx.get('authorization') || undefined, body);
+    await next();
+  });
   const gate = createProtocolGate(deps);
   app.use(gate.gate);
   // Before callback(): Koa composes an app's middleware when its callback is made.
@@ -101,8 +107,7 @@ export function createApp(deps: AppContext): Koa {
   const issuer = deps.config.issuer;
   app.use(async (ctx) => {
     // The gate in front may have read a form body already; oidc-provider gets it replayed, unread.
-    const { req, body } = await protocolRequest(ctx);
-    checkProtocolInput(ctx.get('authorization') || undefined, body);
+    const { req } = await protocolRequest(ctx);
     ctx.respond = false;
     req.headers.host = issuer.host;
     delete req.headers['x-forwarded-host'];

@@ -12,7 +12,8 @@ import { createLogger } from '../../src/logger.ts';
 import { HASHED_MODELS } from '../../src/oidc/token-ids.ts';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 
-const BEFORE = '20261122000000_create_schema';
+// The migration just before the one under test.
+const BEFORE = '20261203000000_rate_limits';
 
 /** An id as oidc-provider makes one: 43 characters of nanoid's alphabet. */
 const newId = () => randomBytes(32).toString('base64url').slice(0, 43);
