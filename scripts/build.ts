@@ -28,7 +28,9 @@ export function build(outDir: string, opts: { linkModules?: boolean } = {}): voi
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { 'out-dir': { type: 'string', default: path.join(ROOT, 'dist') }, 'link-modules': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { 'out-dir': { type: 'string', default: path.join(ROOT, 'dist') }, 'link-modules': { type: 'boolean', default: false } },
+  });
   try {
     build(values['out-dir'], { linkModules: values['link-modules'] });
     console.log(`built ${path.relative(process.cwd(), path.resolve(values['out-dir'])) || '.'}`);
