@@ -4,6 +4,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { runCommand, serverRuntime } from '../src/cli/commands.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createContext, type AppContext } from '../src/context.ts';
 import { startSweeper } from '../src/db/sweep.ts';
@@ -46,6 +47,9 @@ export async function startDemo(env: Record<string, string | undefined>): Promis
 
     ctx = await createContext(config);
     handlers.oidc = createApp(ctx).callback();
+    // As `npm start` does: CLI commands on the demo's data directory run here.
+    const served = ctx;
+    served.database?.lock?.serve((argv) => runCommand(argv, serverRuntime(served)));
     ctx.logger.info({ issuer: config.issuer.origin, port, database: config.database.kind, signatureRecovery: ctx.signatureRecovery }, 'wallet-oidc listening');
 
     const rpUrl = `http://localhost:${rpPort}`;

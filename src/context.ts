@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Provider from 'oidc-provider';
 import type { JWK } from 'oidc-provider';
+import { lockDataDir, type DataDirLock } from './admin/data-dir-lock.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import { createAccountStore } from './db/accounts.ts';
@@ -44,6 +45,11 @@ export interface Stores {
   signingKeys: SigningKeyStore;
   /** Secrets generated in development when the operator gave none (COOKIE_KEYS), kept with the data. */
   secrets: { getOrCreate<T>(name: string, generate: () => T): Promise<T> };
+  /**
+   * Runs `fn` so that the hot-path writes it makes (nonces, accounts and their login events,
+   * oidc-provider's payloads) commit together or not at all: one transaction on SQL.
+   */
+  atomic<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** The ports the coming features fill in: contract wallets, ENS, shared rate limits, metrics. */
@@ -58,6 +64,10 @@ export interface Ports {
 export interface Database {
   knex: Db;
   sql: Sql;
+  /** PGlite's data directory lock, with its admin socket; absent on Postgres, which many processes share. */
+  lock: DataDirLock | undefined;
+  /** Waits for admin commands running, closes the connections, then unlocks the data directory. */
+  close(): Promise<void>;
 }
 
 export interface AppContext extends Ports {
@@ -85,9 +95,24 @@ export interface ContextOverrides extends Partial<Ports> {
   stores?: Stores;
 }
 
-/** Opens the database, applies migrations, unlocks the sealed secrets, and builds the SQL stores. */
+/**
+ * Locks a PGlite data directory (before PGlite opens it: a second process on it would split the data), opens the
+ * database, applies migrations, unlocks the sealed secrets, and builds the SQL stores.
+ */
 export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores }> {
-  const knex = createDb(config.database);
+  const lock = config.database.kind === 'pglite' ? await lockDataDir(config.database.dataDir) : undefined;
+  let knex: Db;
+  try {
+    knex = createDb(config.database, logger);
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
+  const close = async () => {
+    await lock?.drain();
+    await knex.destroy();
+    await lock?.release();
+  };
   try {
     const applied = await migrate(knex);
     if (applied.length) logger.info({ applied }, 'database migrated');
@@ -107,10 +132,11 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
       payloads: createPayloadStore(sql),
       signingKeys: createSigningKeys(knex, box, clock),
       secrets: { getOrCreate: (name, generate) => getOrCreateSecret(knex, name, generate) },
+      atomic: (fn) => sql.transaction(fn),
     };
-    return { database: { knex, sql }, stores };
+    return { database: { knex, sql, lock, close }, stores };
   } catch (err) {
-    await knex.destroy();
+    await close();
     throw err;
   }
 }
@@ -171,11 +197,11 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         if (database) await database.knex.raw('SELECT 1');
       },
       async close() {
-        await database?.knex.destroy();
+        await database?.close();
       },
     };
   } catch (err) {
-    await database?.knex.destroy();
+    await database?.close();
     throw err;
   }
 }

@@ -28,6 +28,11 @@ export const REASONS = {
   // Reserved for the coming work: a contract wallet's chain could not be asked, and rate limits.
   verifier_unavailable: { status: 503, final: false, summary: "reserved: the chain that verifies a contract wallet's signature did not answer" },
   rate_limited: { status: 429, final: false, summary: 'too many requests from this address or for this login; wait and try again' },
+  database_unavailable: {
+    status: 503,
+    final: false,
+    summary: 'the database did not answer; nothing was used up, so send the same request again after Retry-After',
+  },
 } as const satisfies Record<string, { status: number; final: boolean; summary: string }>;
 
 export type ReasonCode = keyof typeof REASONS;
@@ -94,10 +99,51 @@ export class WrongKeyError extends WalletOidcError {
   }
 }
 
+/** Seconds a 503 asks the caller to wait (Retry-After): an outage is seen by every request, so none hammers the database. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The database could not be reached or did not answer in time (db/unavailable.ts decides which
+ * driver errors mean that). Not a bug: the request may succeed when sent again, so HTTP callers get
+ * 503 with Retry-After, and the CLI exits with 1. The driver's error is the `cause`, for the logs.
+ */
+export class DatabaseUnavailableError extends WalletOidcError {
+  constructor(cause: unknown) {
+    super('database_unavailable', 'the database is unavailable; try again shortly', { status: 503, expose: true, cause });
+  }
+}
+
+/** Whether `err`, or an error it wraps (`cause`), is a database outage: the request may succeed when sent again. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof DatabaseUnavailableError) return true;
+  }
+  return false;
+}
+
 /** Client metadata oidc-provider would refuse or silently drop (RFC 7591 error codes). */
 export class ClientMetadataError extends WalletOidcError {
   constructor(code: string, description: string) {
     super(code, description, { status: 400, exitCode: EXIT.usage });
+  }
+}
+
+/**
+ * Another live process holds the PGlite data directory (src/admin/data-dir-lock.ts). `holder` says who, as it
+ * recorded itself: pid, host, start time and command line.
+ */
+export class DataDirLockedError extends WalletOidcError {
+  readonly dataDir: string;
+
+  constructor(dataDir: string, holder: string) {
+    super(
+      'data_dir_locked',
+      `DATA_DIR ${dataDir} is in use by another wallet-oidc process (${holder}). PGlite admits one process per data directory: ` +
+        'stop that process first, or give this one another DATA_DIR (several servers can share one Postgres: DATABASE_URL). ' +
+        'CLI commands need no stop: while a server runs, they run through it',
+      { expose: false, exitCode: EXIT.usage },
+    );
+    this.dataDir = dataDir;
   }
 }
 
@@ -108,9 +154,22 @@ export class UsageError extends WalletOidcError {
   }
 }
 
+/**
+ * SQLSTATE class 22, data exception: the database cannot hold or read a value the request carried (a
+ * NUL in text, an unsupported Unicode escape, text that is not valid for its type). The input's fault,
+ * never a bug: a lookup by such a value finds nothing, and storing one is refused as a bad request.
+ */
+export function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code);
+}
+
 /** What the CLI and the server print for an error that stops them, and the exit code. */
 export function describeFatal(err: unknown): { message: string; exitCode: number } {
   if (err instanceof ClientMetadataError) return { message: `${err.code}: ${err.message}`, exitCode: err.exitCode };
+  // The operator needs the driver's own words (which host refused, which timeout) to fix an outage.
+  if (err instanceof DatabaseUnavailableError)
+    return { message: `${err.message} (${err.cause instanceof Error ? err.cause.message : String(err.cause)})`, exitCode: err.exitCode };
   if (err instanceof WalletOidcError) return { message: err.message, exitCode: err.exitCode };
   return { message: err instanceof Error ? (err.stack ?? err.message) : String(err), exitCode: EXIT.failure };
 }

@@ -1,6 +1,7 @@
 // The server: configuration → context → HTTP app → listen, plus the periodic sweep and a clean shutdown.
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from './config/index.ts';
+import { runCommand, serverRuntime } from './cli/commands.ts';
 import { createContext } from './context.ts';
 import { startSweeper } from './db/sweep.ts';
 import { readEnvironment } from './env.ts';
@@ -14,7 +15,26 @@ async function main(): Promise<void> {
   const server = createApp(ctx).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;
-  logger.info({ issuer: config.issuer.origin, port, database: config.database.kind, signatureRecovery: ctx.signatureRecovery }, 'wallet-oidc listening');
+  // On PGlite, CLI commands run here, on this process's own stores: the data directory admits no second process.
+  const admin = ctx.database?.lock;
+  admin?.serve(async (argv) => {
+    const result = await runCommand(argv, serverRuntime(ctx));
+    logger.info(
+      {
+        command: argv
+          .slice(0, 2)
+          .filter((arg) => !arg.startsWith('-'))
+          .join(' '),
+        exitCode: result.exitCode,
+      },
+      'admin command',
+    );
+    return result;
+  });
+  logger.info(
+    { issuer: config.issuer.origin, port, database: config.database.kind, adminSocket: admin?.socketPath, signatureRecovery: ctx.signatureRecovery },
+    'wallet-oidc listening',
+  );
 
   const sweeper = startSweeper(ctx.database!.knex, {
     clock: ctx.clock,

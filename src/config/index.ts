@@ -4,6 +4,7 @@
 // loadConfig(env) is the only place that reads the environment; it reports every problem at once.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { findWeakness } from './key-strength.ts';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_CHAINS } from './chains.ts';
 import { buttonText, MIN_CONTRAST } from './contrast.ts';
@@ -85,11 +86,17 @@ const variables = z.object({
       examples: ['postgres://wallet@db.internal:5432/wallet'],
     }),
   DATABASE_POOL_MAX: intIn(1, 1000).default(10).meta({ description: 'Postgres connection pool size per process. Ignored without `DATABASE_URL`.' }),
-  DATA_DIR: z
-    .string()
-    .min(1)
-    .default('./data')
-    .meta({ description: 'PGlite directory, created if missing (the database is in `DATA_DIR/pglite`). Ignored with `DATABASE_URL`.' }),
+  DATABASE_TIMEOUT: secondsIn(1, 300)
+    .default(5)
+    .meta({
+      description:
+        'Seconds a request waits on Postgres before it answers 503 `temporarily_unavailable` / `database_unavailable` with `Retry-After`: ' +
+        'to connect, to get a pooled connection, and for each statement (migrations and sweeps included). Ignored without `DATABASE_URL`.',
+    }),
+  DATA_DIR: z.string().min(1).default('./data').meta({
+    description:
+      'PGlite directory, created if missing: the database is in `DATA_DIR/pglite`, the lock and the admin socket in `DATA_DIR/admin` (one process at a time; the CLI runs through a running server). Ignored with `DATABASE_URL`.',
+  }),
   COOKIE_KEYS: list(z.string().min(32, 'each key must be at least 32 characters'))
     .optional()
     .meta({
@@ -286,6 +293,28 @@ export const PRODUCTION_RULES: readonly ProductionRule[] = [
   required('DATABASE_URL', 'the embedded PGlite database is for development'),
   required('COOKIE_KEYS', 'comma-separated, each at least 32 characters'),
   required('ENCRYPTION_KEY', '64 hex characters'),
+  // A guessable key forges cookies or opens the sealed secrets: refuse the usual placeholders.
+  {
+    variable: 'COOKIE_KEYS',
+    summary: 'random keys',
+    reads: [],
+    problem: (env) => {
+      const keys = env.COOKIE_KEYS ?? [];
+      const weak = keys.map((key, i) => [i, findWeakness(key)] as const).filter(([, why]) => why);
+      return weak.length
+        ? `${weak.map(([i, why]) => `key ${i + 1} of ${keys.length} ${why}`).join('; ')}: not a random key in production (make one with \`openssl rand -hex 32\`)`
+        : undefined;
+    },
+  },
+  {
+    variable: 'ENCRYPTION_KEY',
+    summary: 'a random key',
+    reads: [],
+    problem: (env) => {
+      const why = env.ENCRYPTION_KEY && findWeakness(env.ENCRYPTION_KEY.toString('hex'));
+      return why ? `${why}: not a random key in production (make one with \`openssl rand -hex 32\`)` : undefined;
+    },
+  },
 ];
 
 /**
@@ -304,8 +333,10 @@ function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variabl
 }
 
 /** Postgres when DATABASE_URL is set, else the embedded PGlite (typed here so each kind has only its own fields). */
-function database(v: Variables): { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string } {
-  return v.DATABASE_URL ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX } : { kind: 'pglite', dataDir: v.DATA_DIR };
+function database(v: Variables): { kind: 'postgres'; url: string; poolMax: number; timeoutSeconds: number } | { kind: 'pglite'; dataDir: string } {
+  return v.DATABASE_URL
+    ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX, timeoutSeconds: v.DATABASE_TIMEOUT }
+    : { kind: 'pglite', dataDir: v.DATA_DIR };
 }
 
 /** Empty strings count as unset, as in most twelve-factor tools. */

@@ -1,16 +1,21 @@
 // The knex factory: Postgres through pg, or the embedded PGlite (same SQL, same migrations).
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import type { Config } from '../config/index.ts';
+import type { Logger } from '../logger.ts';
 import * as createSchema from '../../migrations/20261122000000_create_schema.ts';
+import * as hashTokenIds from '../../migrations/20261203000100_hash_token_ids.ts';
+import { classifyDatabaseError } from './unavailable.ts';
 
 export type Db = Knex;
 
 // Migrations are imported, not globbed from disk, so they load the same under tsx and in a bundle.
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261122000000_create_schema': createSchema,
+  '20261203000100_hash_token_ids': hashTokenIds,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {
@@ -29,9 +34,75 @@ class PgliteClient extends (ClientPgLite as unknown as new (config: Knex.Config)
   }
 }
 
-export function createDb(database: Config['database']): Db {
+type PgConnection = { __knex__disposed?: unknown };
+type PgClientClass = new (config: Knex.Config) => {
+  query(connection: PgConnection, query: unknown): Promise<unknown>;
+  acquireConnection(): Promise<unknown>;
+};
+const PgDialect = createRequire(import.meta.url)('knex/lib/dialects/postgres/index.js') as PgClientClass;
+
+/**
+ * knex's pg client, with every error of an unreachable or silent database turned into a
+ * DatabaseUnavailableError (db/unavailable.ts), so each caller can answer 503 instead of 500.
+ */
+class PgClient extends PgDialect {
+  override async query(connection: PgConnection, query: unknown): Promise<unknown> {
+    try {
+      return await super.query(connection, query);
+    } catch (err) {
+      throw classifyDatabaseError(disposeIfTimedOut(connection, err));
+    }
+  }
+
+  override async acquireConnection(): Promise<unknown> {
+    try {
+      return await super.acquireConnection();
+    } catch (err) {
+      throw classifyDatabaseError(err);
+    }
+  }
+}
+
+/**
+ * A statement that timed out (pg's query_timeout) may still be running on a connection nobody hears
+ * from: knex's own flag for a broken connection makes the pool drop it instead of handing it out again.
+ */
+export function disposeIfTimedOut(connection: unknown, err: unknown): unknown {
+  if (err instanceof Error && err.message === 'Query read timeout' && connection && typeof connection === 'object') {
+    (connection as PgConnection).__knex__disposed = err;
+  }
+  return err;
+}
+
+/**
+ * The pool fails fast and heals by itself: connecting, waiting for a free connection and every
+ * statement are bounded by DATABASE_TIMEOUT (a silent server answers 503 in seconds, not after
+ * knex's 60 s or TCP's minutes); TCP keepalive finds idle connections whose server vanished;
+ * knex discards connections that errored or ended, and opens new ones on demand (min 0).
+ */
+export function createDb(database: Config['database'], logger?: Logger): Db {
+  // knex prints its pool's warnings (a dropped connection, a failed connect) with console.log; they belong in the JSON log.
+  const log = logger && {
+    warn: (message: unknown) => logger.warn({ knex: String(message) }, 'database connection problem'),
+    error: (message: unknown) => logger.error({ knex: String(message) }, 'database connection error'),
+    deprecate: (message: unknown) => logger.warn({ knex: String(message) }, 'knex deprecation'),
+    debug: () => {},
+  };
   if (database.kind === 'postgres') {
-    return knex({ client: 'pg', connection: database.url, pool: { min: 0, max: database.poolMax } });
+    const timeoutMs = database.timeoutSeconds * 1000;
+    return knex({
+      ...(log ? { log } : {}),
+      client: PgClient as unknown as typeof knex.Client,
+      connection: {
+        connectionString: database.url,
+        connectionTimeoutMillis: timeoutMs,
+        query_timeout: timeoutMs,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      },
+      acquireConnectionTimeout: timeoutMs,
+      pool: { min: 0, max: database.poolMax, idleTimeoutMillis: 30_000 },
+    });
   }
   fs.mkdirSync(database.dataDir, { recursive: true });
   return knex({
@@ -41,9 +112,18 @@ export function createDb(database: Config['database']): Db {
   });
 }
 
-/** Applies pending migrations; returns the names applied. */
-export async function migrate(db: Db): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+/** Applies pending migrations (only those up to `to`, when given: tests of a migration's data); returns the names applied. */
+export async function migrate(db: Db, opts: { to?: string } = {}): Promise<string[]> {
+  if (opts.to === undefined) {
+    const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+    return applied;
+  }
+  const { pending } = await migrationStatus(db);
+  const applied: string[] = [];
+  for (const name of pending.filter((n) => n <= opts.to!)) {
+    await db.migrate.up({ migrationSource, name });
+    applied.push(name);
+  }
   return applied;
 }
 

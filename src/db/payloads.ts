@@ -11,7 +11,7 @@ const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, us
   VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
   ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
     user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL`;
-const SELECT = 'SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND';
+const SELECT = 'SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND';
 const FIND = `${SELECT} id = $2`;
 const FIND_BY_UID = `${SELECT} uid = $2 LIMIT 1`;
 const FIND_BY_USER_CODE = `${SELECT} user_code = $2 LIMIT 1`;
@@ -21,12 +21,12 @@ const DESTROY = 'DELETE FROM oidc_payloads WHERE model = $1 AND id = $2';
 const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2';
 const REVOKE_GRANT = "DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)";
 
-type Row = { payload: AdapterPayload; consumed_at: Date | null };
+type Row = { id: string; payload: AdapterPayload; consumed_at: Date | null };
 
 export function createPayloadStore(sql: Sql): PayloadStore {
   const first = async (text: string, model: string, value: string, name: string): Promise<StoredPayload | undefined> => {
     const row = (await sql.query<Row>(text, [model, value], name)).rows[0];
-    return row && { payload: row.payload, consumedAt: row.consumed_at ?? undefined };
+    return row && { id: row.id, payload: row.payload, consumedAt: row.consumed_at ?? undefined };
   };
   return {
     async upsert(model, id, payload, expiresAt) {

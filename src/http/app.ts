@@ -1,9 +1,11 @@
-// The Koa app: health, static assets, the login interaction routes, then oidc-provider for the rest.
+// The Koa app: the input gate, health, static assets, the login interaction routes, then oidc-provider for the rest.
 import path from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
 import serve from 'koa-static';
 import type { AppContext } from '../context.ts';
+import { RETRY_AFTER_SECONDS } from '../errors.ts';
+import { checkProtocolInput, inputGate } from './input-gate.ts';
 import { createInteractionPages } from './interaction-pages.ts';
 import { createLoginApi } from './login-api.ts';
 import { protocolRequest } from './protocol-request.ts';
@@ -14,7 +16,15 @@ export function createApp(deps: AppContext): Koa {
   // One trusted hop: ctx.ip is the address our proxy saw, not a client-supplied X-Forwarded-For entry.
   app.maxIpsCount = 1;
   app.silent = true;
-  app.on('error', (err: unknown) => deps.logger.error({ err }, 'request failed'));
+  app.on('error', (err: unknown) => {
+    // A client's error is answered (a 4xx) or its connection is gone (a request cut short, a reset): not a failure of ours.
+    const { status, expose, code, message } = err as { status?: number; expose?: boolean; code?: string; message?: string };
+    const clientFault = (expose && typeof status === 'number' && status < 500) || code?.startsWith('HPE_') || code === 'ECONNRESET';
+    if (clientFault) deps.logger.debug({ status, code, message }, 'request refused or cut short');
+    else deps.logger.error({ err }, 'request failed');
+  });
+  // Before anything reads the request: malformed input never reaches a route, oidc-provider or the database.
+  app.use(inputGate());
 
   const health = new Router();
   // Liveness and readiness in one: answers 200 only when the database answers.
@@ -25,6 +35,7 @@ export function createApp(deps: AppContext): Koa {
     } catch (err) {
       deps.logger.error({ err }, 'health check: database unreachable');
       ctx.status = 503;
+      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
       ctx.body = { status: 'unavailable', error: 'database_unreachable' };
     }
   });
@@ -76,7 +87,8 @@ export function createApp(deps: AppContext): Koa {
   const issuer = deps.config.issuer;
   app.use(async (ctx) => {
     // The gate in front may have read a form body already; oidc-provider gets it replayed, unread.
-    const { req } = await protocolRequest(ctx);
+    const { req, body } = await protocolRequest(ctx);
+    checkProtocolInput(ctx.get('authorization') || undefined, body);
     ctx.respond = false;
     req.headers.host = issuer.host;
     delete req.headers['x-forwarded-host'];

@@ -8,8 +8,18 @@ import { AppError, FINAL_REASONS } from '../errors.ts';
 import { chainName } from '../config/chains.ts';
 import { grantForConsent, missingConsent } from '../oidc/grants.ts';
 import { elsewhereTarget, qrDataUrl, walletDeepLinks } from './deep-links.ts';
-import { errorBoundary, sendJsonError } from './errors.ts';
-import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, redirectUriOf, sameOriginPosts, saveResult, wantsJson } from './interactions.ts';
+import { errorBoundary, sendJsonError, setErrorStatus } from './errors.ts';
+import {
+  clientOf,
+  INTERACTION_PREFIX,
+  interactionBody,
+  interactionUidShape,
+  loadInteraction,
+  redirectUriOf,
+  sameOriginPosts,
+  saveResult,
+  wantsJson,
+} from './interactions.ts';
 import { formActionSource } from './pages.ts';
 
 export function createInteractionPages(app: AppContext): Router {
@@ -20,11 +30,13 @@ export function createInteractionPages(app: AppContext): Router {
   // The error boundary: a page for browsers (form posts, links), JSON for JSON callers; never a 500 for bad input.
   router.use(
     errorBoundary(app.logger, 'interaction route', async (ctx, appError) => {
+      if (appError.code === 'database_unavailable') app.logger.warn({ err: appError.cause, path: ctx.path }, 'interaction route: database unavailable');
       if (wantsJson(ctx)) return sendJsonError(ctx, appError);
-      ctx.status = appError.status;
+      setErrorStatus(ctx, appError);
       await pages.render(ctx, 'error', { title: pages.texts['error.title'], error: appError.code, description: appError.message });
     }),
   );
+  router.use(interactionUidShape());
   router.use(sameOriginPosts(issuerOrigin));
   router.use(interactionBody());
 

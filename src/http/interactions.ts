@@ -7,9 +7,24 @@ import type { Interaction } from 'oidc-provider';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
+import { checkParsedBody } from './input-gate.ts';
 
 /** Every interaction route is under this prefix; `:uid` is oidc-provider's interaction id. */
 export const INTERACTION_PREFIX = '/interaction/:uid';
+
+/** oidc-provider's interaction ids: nanoid(), 43 characters of the URL-safe alphabet (lib/helpers/nanoid.js). */
+const INTERACTION_UID = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Refuses a path whose uid cannot be an interaction's before anything looks it up or records it: no
+ * database read, no login event, no rate-limit count.
+ */
+export function interactionUidShape(): Middleware {
+  return async (ctx, next) => {
+    if (!INTERACTION_UID.test(String(ctx.params.uid))) throw new AppError('interaction_not_found', 'this link does not name a sign-in');
+    await next();
+  };
+}
 
 export const wantsJson = (ctx: Context): boolean => ctx.is('application/json') === 'application/json' || ctx.accepts('html', 'json') === 'json';
 
@@ -57,24 +72,17 @@ export function sameOriginPosts(issuerOrigin: string): Middleware {
 }
 
 /**
- * JSON for the contract, forms for the consent page; small bodies only. Whatever goes wrong while
- * reading the body is the client's doing: a body that does not decode with its Content-Encoding
- * (gzip, deflate, br) fails in zlib without an HTTP status, and answers invalid_request, not 500.
+ * JSON for the contract, forms for the consent page; small bodies only. Compressed bodies never get
+ * here (the input gate refuses any Content-Encoding), and no string in a body may hold a control
+ * character other than HT, LF and CR, nor an unpaired surrogate.
  */
 export function interactionBody(): Middleware {
   const parse = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' });
-  return async (ctx, next) => {
-    let parsed = false;
-    try {
-      await parse(ctx, () => {
-        parsed = true;
-        return next();
-      });
-    } catch (err) {
-      if (parsed || typeof (err as { status?: unknown })?.status === 'number') throw err;
-      throw new AppError('invalid_request', 'the request body could not be read with its Content-Encoding', { cause: err });
-    }
-  };
+  return (ctx, next) =>
+    parse(ctx, () => {
+      checkParsedBody(ctx.request.body);
+      return next();
+    });
 }
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {

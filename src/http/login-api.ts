@@ -9,7 +9,17 @@ import { AppError } from '../errors.ts';
 import type { LoginEvent } from '../observer.ts';
 import { subjectFor } from '../oidc/claims.ts';
 import { errorBoundary, sendJsonError } from './errors.ts';
-import { clientOf, INTERACTION_PREFIX, interactionBody, loadInteraction, parseBody, redirectUriOf, sameOriginPosts, saveResult } from './interactions.ts';
+import {
+  clientOf,
+  INTERACTION_PREFIX,
+  interactionBody,
+  interactionUidShape,
+  loadInteraction,
+  parseBody,
+  redirectUriOf,
+  sameOriginPosts,
+  saveResult,
+} from './interactions.ts';
 import { rateLimit } from './rate-limit.ts';
 
 /** ctx.state on these routes: what is known of the attempt so far, for its login event. */
@@ -41,7 +51,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
   async function refused(ctx: Context & { state: LoginApiState }, reason: string) {
     const event: LoginEvent = { ...eventBase(ctx), ...ctx.state.login, at: clock(), outcome: 'refused', reason };
     observer.login(event);
-    if (reason === 'rate_limited') return;
+    // A flood writes nothing, and neither does an outage: the row could not be written anyway.
+    if (reason === 'rate_limited' || reason === 'database_unavailable') return;
     try {
       await app.stores.loginEvents.record(event);
     } catch (err) {
@@ -49,6 +60,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     }
   }
 
+  // Before the boundary: a malformed uid is answered by the input gate's boundary, and never audited.
+  router.use(interactionUidShape());
   // The error boundary: stable codes as JSON, never a 500 for bad input.
   router.use(async (ctx, next) => {
     ctx.state.login = {};
@@ -93,13 +106,27 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     ctx.state.login.clientId = clientId;
     requireJson(ctx);
     const body = parseBody(verifyBody, ctx.request.body);
-    const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
-    const sub = subjectFor(login.address, login.chainId, app.config.subFormat);
-    const at = clock();
-    const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
-    await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
-    observer.login(event);
-    ctx.body = { redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
+    // One transaction from consuming the nonce to saving the interaction's result. When the database
+    // fails anywhere in between nothing happened: the nonce is unused again, and the page sends the
+    // same signed message again. A refusal commits the consumption alone: a failed attempt burns the
+    // challenge. Concurrent copies wait on the nonce's row lock; exactly one of them wins.
+    const outcome = await app.stores.atomic(async () => {
+      try {
+        const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
+        const sub = subjectFor(login.address, login.chainId, app.config.subFormat);
+        const at = clock();
+        const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
+        await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
+        return { event, redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
+      } catch (err) {
+        // 5xx refusals (a verifier that could not ask the chain) are not the attempt's fault: roll back too.
+        if (err instanceof AppError && err.status < 500) return { refusal: err };
+        throw err;
+      }
+    });
+    if ('refusal' in outcome) throw outcome.refusal;
+    observer.login(outcome.event);
+    ctx.body = { redirectTo: outcome.redirectTo };
   });
 
   return router;

@@ -32,7 +32,7 @@ export function createMemoryStores(clock: Clock): MemoryStores {
     return undefined;
   };
   const copy = (p: (StoredPayload & { expiresAt: Date | undefined }) | undefined): StoredPayload | undefined =>
-    p && { payload: structuredClone(p.payload), consumedAt: p.consumedAt };
+    p && { id: p.id, payload: structuredClone(p.payload), consumedAt: p.consumedAt };
 
   return {
     events,
@@ -87,7 +87,7 @@ export function createMemoryStores(clock: Clock): MemoryStores {
     },
     payloads: {
       async upsert(model, id, payload: AdapterPayload, expiresAt) {
-        payloads.set(key(model, id), { payload: structuredClone(payload), consumedAt: undefined, expiresAt });
+        payloads.set(key(model, id), { id, payload: structuredClone(payload), consumedAt: undefined, expiresAt });
       },
       find: async (model, id) => copy(payloads.get(key(model, id))),
       findByUid: async (model, uid) => copy(findBy(model, 'uid', uid)),
@@ -124,5 +124,7 @@ export function createMemoryStores(clock: Clock): MemoryStores {
         return secrets.get(name) as T;
       },
     },
+    // Memory never fails half-way, so there is nothing to roll back.
+    atomic: (fn) => fn(),
   };
 }

@@ -3,7 +3,11 @@
 import { LRUCache } from 'lru-cache';
 import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
+import { ClientMetadataError, isDataException } from '../errors.ts';
+import { checkStoredClient } from './clients.ts';
+import { handleFor, HASHED_MODELS, hashTokenId, storedIdForWrite, withoutJti, withoutSessionCookie } from './token-ids.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
+import { fromStorage } from './unavailable.ts';
 
 /** A consumed row reads back with `consumed` set, as oidc-provider's reuse detection expects. */
 function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefined {
@@ -12,21 +16,81 @@ function toPayload(stored: StoredPayload | undefined): AdapterPayload | undefine
 }
 
 /**
- * Ids and codes come straight from requests. A stored one never holds a NUL (Postgres text cannot),
- * so a lookup by one that does finds nothing, without asking the database (which would refuse it
- * with an error, and the caller would see a 500 instead of invalid_grant or invalid_token).
+ * Ids and codes come straight from requests (some from inside a JWT, where no input check sees them).
+ * The database refuses a value it cannot hold (a NUL) with a data exception: no stored row can match
+ * it, so the lookup finds nothing, and the caller answers invalid_grant or invalid_token, not a 500.
  */
-const storable = (value: string): boolean => !value.includes('\0');
+async function lookup<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isDataException(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The authorization request's parameters are kept whole with its interaction: larger ones are refused
+ * (invalid_request, sent to the client's redirect URI once it is validated), so no request stores more.
+ */
+export const AUTHORIZATION_PARAMS_LIMIT = 8192;
+
+/** How one model's ids and payloads are stored: bearer secrets hashed, without their `jti` (oidc/token-ids.ts). */
+function idsFor(model: string) {
+  if (!HASHED_MODELS.has(model)) {
+    const same = (id: string) => id;
+    return { lookup: same, write: same, stored: (payload: AdapterPayload) => (model === 'Interaction' ? withoutSessionCookie(payload) : payload) };
+  }
+  return {
+    /** A presented value: always hashed, so a stored hash presented as a token finds nothing. */
+    lookup: hashTokenId,
+    /** An id oidc-provider generated or read back (a handle, for a record found by uid or user code). */
+    write: storedIdForWrite,
+    stored: withoutJti,
+  };
+}
+
+/** Every method of `adapter`, with a database outage thrown as oidc-provider's temporarily_unavailable. */
+function answeringOutages(adapter: Adapter): Adapter {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, method] of Object.entries(adapter) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    wrapped[name] = (...args: unknown[]) => fromStorage(() => method(...args));
+  }
+  return wrapped as unknown as Adapter;
+}
 
 export function createPayloadAdapter(store: PayloadStore, model: string, clock: Clock): Adapter {
-  return {
+  const ids = idsFor(model);
+  const hashed = HASHED_MODELS.has(model);
+  /** A record read back by the id it was asked for carries that id as `jti` again. */
+  const byId = (id: string, stored: StoredPayload | undefined) => {
+    const payload = toPayload(stored);
+    return payload && hashed ? { ...payload, jti: id } : payload;
+  };
+  /** Found by a secondary key: the id is unknown, so `jti` is a handle to the stored row. */
+  const byKey = (stored: StoredPayload | undefined) => {
+    const payload = toPayload(stored);
+    return payload && stored && hashed ? { ...payload, jti: handleFor(stored.id) } : payload;
+  };
+  return answeringOutages({
     async upsert(id, payload, expiresIn) {
+      // A session without an account holds nothing worth keeping (a logged-out browser, a logout without
+      // a session, a stale cookie): oidc-provider would save one for each such request, for ttl.Session.
+      if (model === 'Session' && !payload.accountId) return;
+      if (model === 'Interaction' && Buffer.byteLength(JSON.stringify(payload.params ?? {})) > AUTHORIZATION_PARAMS_LIMIT) {
+        throw new errors.InvalidRequest(`the authorization request's parameters are over ${AUTHORIZATION_PARAMS_LIMIT} bytes`);
+      }
       const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
-      await store.upsert(model, id, payload, expiresAt);
+      try {
+        await store.upsert(model, ids.write(id), ids.stored(payload), expiresAt);
+      } catch (err) {
+        if (isDataException(err)) throw new errors.InvalidRequest('the request holds a value that cannot be stored');
+        throw err;
+      }
     },
-    find: async (id) => (storable(id) ? toPayload(await store.find(model, id)) : undefined),
-    findByUid: async (uid) => (storable(uid) ? toPayload(await store.findByUid(model, uid)) : undefined),
-    findByUserCode: async (userCode) => (storable(userCode) ? toPayload(await store.findByUserCode(model, userCode)) : undefined),
+    find: async (id) => byId(id, await lookup(() => store.find(model, ids.lookup(id)))),
+    findByUid: async (uid) => byKey(await lookup(() => store.findByUid(model, uid))),
+    findByUserCode: async (userCode) => byKey(await lookup(() => store.findByUserCode(model, userCode))),
     /**
      * oidc-provider checks `consumed` on the payload it read, then consumes: two concurrent uses
      * of one code or rotating refresh token both pass the check. Only one wins the conditional
@@ -34,14 +98,29 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
      * and answers invalid_grant, as the library does for a reuse it sees.
      */
     async consume(id) {
-      if (await store.consume(model, id, clock())) return;
-      const grantId = (await store.find(model, id))?.payload.grantId;
+      const storedId = ids.write(id);
+      if (await store.consume(model, storedId, clock())) return;
+      const grantId = (await store.find(model, storedId))?.payload.grantId;
       if (typeof grantId === 'string') await store.revokeGrant(grantId);
       throw new errors.InvalidGrant(`${model === 'AuthorizationCode' ? 'authorization code' : 'token'} already used`);
     },
-    destroy: (id) => store.destroy(model, id),
+    destroy: (id) => store.destroy(model, ids.write(id)),
     revokeByGrantId: (grantId) => store.revokeByGrantId(model, grantId),
-  };
+  });
+}
+
+/**
+ * A stored client passes the rules registration applies today, whenever it was written: the implicit
+ * grant its response types imply is made explicit, so oidc-provider's own schema, which validates
+ * every client it loads, refuses an http or localhost redirect URI for it (invalid_client_metadata).
+ */
+function loadable(stored: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return checkStoredClient(stored);
+  } catch (err) {
+    if (err instanceof ClientMetadataError) throw new errors.InvalidClientMetadata(err.message);
+    throw err;
+  }
 }
 
 /**
@@ -54,14 +133,14 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
     throw new Error('not applicable to clients');
   };
   const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
-  return {
+  return answeringOutages({
     async find(id) {
-      if (!storable(id)) return undefined;
       const cached = cache?.get(id);
       if (cached) return structuredClone(cached);
-      const client = await store.find(id);
+      const client = await lookup(() => store.find(id));
       if (!client) return undefined;
-      const { created_at: _c, updated_at: _u, ...metadata } = client;
+      const { created_at: _c, updated_at: _u, ...stored } = client;
+      const metadata = loadable(stored);
       cache?.set(id, metadata as AdapterPayload);
       return structuredClone(metadata) as AdapterPayload;
     },
@@ -77,5 +156,5 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
     findByUserCode: unsupported,
     consume: unsupported,
     revokeByGrantId: unsupported,
-  };
+  });
 }

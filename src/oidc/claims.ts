@@ -1,6 +1,7 @@
 // Accounts as oidc-provider sees them: `sub` rules and the claims each scope grants.
 import { LRUCache } from 'lru-cache';
 import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
+import { fromStorage } from './unavailable.ts';
 import { noNames, type Account, type AccountStore, type NameResolver, type ResolvedName } from './ports.ts';
 
 /** Claims per scope; oidc-provider masks them by the grant (docs: configuration.md#claims). */
@@ -44,7 +45,7 @@ export function createFindAccount(accounts: AccountStore, names: NameResolver = 
   return async (_ctx, sub): Promise<OidcAccount | undefined> => {
     let account = cache.get(sub);
     if (!account) {
-      account = await accounts.find(sub);
+      account = await fromStorage(() => accounts.find(sub));
       if (!account) return undefined;
       cache.set(sub, account);
     }

@@ -39,6 +39,8 @@ export interface ClientStore {
 
 /** One of oidc-provider's stored models (Session, Interaction, AuthorizationCode, Grant, tokens…). */
 export interface StoredPayload {
+  /** The id it is stored under (for bearer-secret models, the hash the adapter gave: oidc/adapter.ts). */
+  id: string;
   payload: AdapterPayload;
   consumedAt: Date | undefined;
 }

@@ -2,11 +2,13 @@
 // https://github.com/panva/node-oidc-provider/blob/main/docs/README.md (sections named below).
 import Provider, { errors, type Configuration, type JWK } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
+import { endAnonymousLogout } from './anonymous-logout.ts';
 import type { Observer } from '../observer.ts';
 import { CLAIMS, createFindAccount } from './claims.ts';
 import { loadExistingGrant } from './grants.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
 import type { AccountStore, NameResolver } from './ports.ts';
+import { answerOutages } from './unavailable.ts';
 
 export interface ProviderPages {
   error: NonNullable<Configuration['renderError']>;
@@ -115,6 +117,9 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer.origin, configuration);
   // Behind a TLS-terminating proxy, trust X-Forwarded-* so cookies stay `secure` and URLs https.
   provider.proxy = config.trustProxy;
+  // A database outage answers 503 temporarily_unavailable with Retry-After, on every endpoint.
+  provider.use(answerOutages(deps.pages.error));
+  provider.use(endAnonymousLogout);
   provider.on('server_error', (_ctx, err) => deps.observer.providerProblem({ kind: 'server_error', err }));
   provider.on('backchannel.error', (_ctx, err, client) =>
     deps.observer.providerProblem({ kind: 'backchannel_error', err, clientId: client.clientId, uri: client.backchannelLogoutUri }),

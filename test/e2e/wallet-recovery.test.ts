@@ -229,4 +229,48 @@ describe('recovering from a failed login', { skip: skipWithoutBrowser }, () => {
     await tryAgain.click();
     assert.equal((await login.allow()).sub, account.address);
   });
+  describe('while the database is briefly away (503 database_unavailable)', () => {
+    const unavailable = {
+      status: 503,
+      headers: { 'retry-after': '1' },
+      contentType: 'application/json',
+      body: JSON.stringify({ error: 'database_unavailable', error_description: 'try again' }),
+    };
+
+    it('sends the same signed message again by itself, without a second signature', async () => {
+      const account = Wallet.createRandom();
+      const verifyUrl = `${h.server.issuer}/interaction/*/verify`;
+      const sent: string[] = [];
+      const { login, wallet } = await startWith({ account }, (l) =>
+        l.page.route(verifyUrl, (route) => {
+          sent.push(route.request().postData() ?? '');
+          return sent.length === 1 ? route.fulfill(unavailable) : route.continue();
+        }),
+      );
+      await waitForText(login.status, text('status.unavailable'));
+      assert.equal((await login.allow()).sub, account.address);
+      assert.equal(wallet.signatureRequests, 1);
+      assert.equal(sent.length, 2);
+      assert.equal(sent[1], sent[0], 'the identical message and signature');
+    });
+
+    it('offers "Try again" after its own tries, which sends the same signed message', async () => {
+      const account = Wallet.createRandom();
+      const verifyUrl = `${h.server.issuer}/interaction/*/verify`;
+      const sent: string[] = [];
+      const { login, wallet, tryAgain } = await startWith({ account }, (l) =>
+        l.page.route(verifyUrl, (route) => {
+          sent.push(route.request().postData() ?? '');
+          return route.fulfill(unavailable);
+        }),
+      );
+      await tryAgain.waitFor({ state: 'visible', timeout: 60_000 });
+      const tries = sent.length;
+      assert.ok(tries > 1, `the page tried more than once (${tries})`);
+      await login.page.unroute(verifyUrl);
+      await tryAgain.click();
+      assert.equal((await login.allow()).sub, account.address);
+      assert.equal(wallet.signatureRequests, 1, 'no second signature');
+    });
+  });
 });

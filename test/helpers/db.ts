@@ -57,7 +57,7 @@ export async function createPostgresDatabase(baseUrl: string, opts: DatabaseOpti
       await a.destroy();
     }
   };
-  const database: Config['database'] = { kind: 'postgres', url: url.href, poolMax: 10 };
+  const database: Config['database'] = { kind: 'postgres', url: url.href, poolMax: 10, timeoutSeconds: 5 };
   if (!opts.empty) {
     // Migrated like the PGlite template. About 0.1 s: copying a migrated template database (CREATE DATABASE ...
     // TEMPLATE) would save that, but needs one kept on the server that nothing may be connected to while it is copied.

@@ -12,9 +12,16 @@ import { createSql } from '../../src/db/sql.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPayloadAdapter } from '../../src/oidc/adapter.ts';
 import { registerClient } from '../../src/oidc/clients.ts';
+import { HASHED_MODELS, hashTokenId } from '../../src/oidc/token-ids.ts';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 
 type Backend = Parameters<Parameters<typeof describeEachDatabase>[1]>[0];
+
+/** A record found by a secondary key carries a handle as `jti`, not the id (which is stored only hashed). */
+const withoutJti = (payload: AdapterPayload | undefined | void) => {
+  const { jti: _jti, ...rest } = payload ?? {};
+  return rest;
+};
 
 async function setup(backend: Backend) {
   const database = await backend.create();
@@ -27,9 +34,11 @@ async function setup(backend: Backend) {
   /** A fresh id per call: the suite shares one database. */
   const newId = (prefix = 'id') => `${prefix}-${randomUUID()}`;
   const nowSeconds = () => Date.now() / 1000;
-  /** The stored row as the database holds it, bypassing the adapter. */
+  /** The stored row as the database holds it, bypassing the adapter (which stores bearer-secret ids hashed). */
   const rawRow = (model: string, id: string) =>
-    db('oidc_payloads').where({ model, id }).first() as Promise<{ expires_at: Date | null; consumed_at: Date | null } | undefined>;
+    db('oidc_payloads')
+      .where({ model, id: HASHED_MODELS.has(model) ? hashTokenId(id) : id })
+      .first() as Promise<{ payload: AdapterPayload; expires_at: Date | null; consumed_at: Date | null } | undefined>;
 
   /**
    * The whole application wiring (createContext) on its own database: a PGlite directory
@@ -46,6 +55,7 @@ async function setup(backend: Backend) {
     })());
 
   return {
+    db,
     adapter: (model: string) => createPayloadAdapter(store, model, systemClock),
     newId,
     nowSeconds,
@@ -104,15 +114,15 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       const id = ctx.newId();
       const tokens = ctx.adapter('AccessToken');
       const codes = ctx.adapter('AuthorizationCode');
-      await tokens.upsert(id, { kind: 'AccessToken' }, 60);
-      await codes.upsert(id, { kind: 'AuthorizationCode' }, 60);
-      assert.deepEqual(await tokens.find(id), { kind: 'AccessToken' });
-      assert.deepEqual(await codes.find(id), { kind: 'AuthorizationCode' });
+      await tokens.upsert(id, { jti: id, kind: 'AccessToken' }, 60);
+      await codes.upsert(id, { jti: id, kind: 'AuthorizationCode' }, 60);
+      assert.deepEqual(await tokens.find(id), { jti: id, kind: 'AccessToken' });
+      assert.deepEqual(await codes.find(id), { jti: id, kind: 'AuthorizationCode' });
 
       await codes.consume(id);
       await codes.destroy(id);
       assert.equal(await codes.find(id), undefined);
-      assert.deepEqual(await tokens.find(id), { kind: 'AccessToken' }, 'consume and destroy of one model leave the other alone');
+      assert.deepEqual(await tokens.find(id), { jti: id, kind: 'AccessToken' }, 'consume and destroy of one model leave the other alone');
     });
 
     it('round-trips nested objects, arrays, unicode and numbers unchanged', async () => {
@@ -172,15 +182,15 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       const uid = ctx.newId('uid');
       const userCode = ctx.newId('code');
       // Saved with a lifetime that ended an hour ago.
-      await sessions.upsert(sessionId, { jti: sessionId, uid, exp: Math.floor(ctx.nowSeconds()) - 3600 }, -3600);
+      await sessions.upsert(sessionId, { jti: sessionId, uid, accountId: 'acc', exp: Math.floor(ctx.nowSeconds()) - 3600 }, -3600);
       await devices.upsert(deviceId, { jti: deviceId, userCode }, -3600);
       await devices.consume(deviceId);
       assert.ok((await ctx.rawRow('Session', sessionId))!.expires_at! < new Date(), 'the row is stored as expired');
 
       assert.equal((await sessions.find(sessionId))?.jti, sessionId);
-      assert.equal((await sessions.findByUid(uid))?.jti, sessionId);
+      assert.equal((await sessions.findByUid(uid))?.uid, uid);
       const device = await devices.findByUserCode(userCode);
-      assert.equal(device?.jti, deviceId);
+      assert.equal(device?.userCode, userCode);
       assert.equal(typeof device?.consumed, 'number', 'an expired consumed record still says it was consumed (reuse detection)');
     });
   });
@@ -192,11 +202,11 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       const oldUid = ctx.newId('uid');
       const newUid = ctx.newId('uid');
       await sessions.upsert(id, { jti: id, uid: oldUid, accountId: 'acc' }, 60);
-      assert.deepEqual(await sessions.findByUid(oldUid), { jti: id, uid: oldUid, accountId: 'acc' });
+      assert.deepEqual(withoutJti(await sessions.findByUid(oldUid)), { uid: oldUid, accountId: 'acc' });
 
       await sessions.upsert(id, { jti: id, uid: newUid, accountId: 'acc' }, 60);
       assert.equal(await sessions.findByUid(oldUid), undefined);
-      assert.deepEqual(await sessions.findByUid(newUid), { jti: id, uid: newUid, accountId: 'acc' });
+      assert.deepEqual(withoutJti(await sessions.findByUid(newUid)), { uid: newUid, accountId: 'acc' });
       assert.equal(await sessions.findByUid(ctx.newId('uid')), undefined);
     });
 
@@ -205,15 +215,49 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       const id = ctx.newId();
       const userCode = ctx.newId('code');
       await devices.upsert(id, { jti: id, userCode, grantId: 'g' }, 60);
-      assert.deepEqual(await devices.findByUserCode(userCode), { jti: id, userCode, grantId: 'g' });
+      assert.deepEqual(withoutJti(await devices.findByUserCode(userCode)), { userCode, grantId: 'g' });
       assert.equal(await devices.findByUserCode(ctx.newId('code')), undefined);
+    });
+
+    it('gives a record found by uid or user code a jti that saves, consumes and destroys that same record, and finds nothing as a token', async () => {
+      const devices = ctx.adapter('DeviceCode');
+      const id = ctx.newId();
+      const userCode = ctx.newId('code');
+      await devices.upsert(id, { jti: id, userCode }, 60);
+      const found = (await devices.findByUserCode(userCode))!;
+      assert.notEqual(found.jti, id, 'the id itself is not stored, so it cannot be given back');
+      assert.equal(await devices.find(found.jti!), undefined, 'the handle is no token');
+      // As oidc-provider does when the user approves the device: save the record it found, then the device redeems it.
+      await devices.upsert(found.jti!, { ...found, accountId: 'acc' }, 60);
+      assert.deepEqual(await devices.find(id), { jti: id, userCode, accountId: 'acc' });
+      await devices.consume(found.jti!);
+      assert.equal(typeof (await devices.find(id))?.consumed, 'number');
+      await devices.destroy(found.jti!);
+      assert.equal(await devices.find(id), undefined);
+    });
+
+    it('stores bearer-secret ids as their SHA-256 and no jti; other models as given', async () => {
+      const id = ctx.newId();
+      for (const model of HASHED_MODELS) {
+        // accountId: a session without one is not stored at all.
+        await ctx.adapter(model).upsert(id, { jti: id, uid: ctx.newId('uid'), accountId: 'account' }, 60);
+        const row = (await ctx
+          .db('oidc_payloads')
+          .where({ model })
+          .andWhere('id', 'in', [id, hashTokenId(id)])
+          .first()) as { id: string; payload: AdapterPayload };
+        assert.equal(row.id, hashTokenId(id), model);
+        assert.equal(row.payload.jti, undefined, model);
+      }
+      await ctx.adapter('Grant').upsert(id, { jti: id }, 60);
+      assert.deepEqual((await ctx.rawRow('Grant', id))?.payload, { jti: id });
     });
 
     it('looks uids and user codes up within its own model only', async () => {
       const uid = ctx.newId('uid');
       const userCode = ctx.newId('code');
       const id = ctx.newId();
-      await ctx.adapter('Session').upsert(id, { jti: id, uid }, 60);
+      await ctx.adapter('Session').upsert(id, { jti: id, uid, accountId: 'acc' }, 60);
       await ctx.adapter('DeviceCode').upsert(id, { jti: id, userCode }, 60);
       assert.equal(await ctx.adapter('Interaction').findByUid(uid), undefined);
       assert.equal(await ctx.adapter('BackchannelAuthenticationRequest').findByUserCode(userCode), undefined);
@@ -253,11 +297,19 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       assert.equal(await tokens.find(tokenId), undefined, 'and what it issued');
     });
 
+    it('stores no Session without an account (a logout or a request without a session would leave one each)', async () => {
+      const sessions = ctx.adapter('Session');
+      const id = ctx.newId();
+      await sessions.upsert(id, { jti: id, uid: ctx.newId('uid'), state: { secret: 'xsrf' } }, 60);
+      assert.equal(await sessions.find(id), undefined);
+      assert.equal(await ctx.rawRow('Session', id), undefined);
+    });
+
     it('destroys a record so find and findByUid answer undefined', async () => {
       const sessions = ctx.adapter('Session');
       const id = ctx.newId();
       const uid = ctx.newId('uid');
-      await sessions.upsert(id, { jti: id, uid }, 60);
+      await sessions.upsert(id, { jti: id, uid, accountId: 'acc' }, 60);
       await sessions.destroy(id);
       assert.equal(await sessions.find(id), undefined);
       assert.equal(await sessions.findByUid(uid), undefined);
@@ -328,7 +380,11 @@ describeEachDatabase('the oidc-provider adapter', (backend) => {
       const byUid = await provider.Session.findByUid(session.uid);
       assert.equal(byId?.accountId, 'acc');
       assert.equal(byId?.loginTs, 1_700_000_000);
-      assert.equal(byUid?.jti, session.jti);
+      assert.equal(byUid?.accountId, 'acc');
+      // Saved again through what findByUid gave, it updates the session the cookie names.
+      byUid!.loginTs = 1_700_000_100;
+      await byUid!.save(3600);
+      assert.equal((await provider.Session.find(session.jti))?.loginTs, 1_700_000_100);
     });
 
     it('saves a Grant and an AccessToken bound to it and finds both', async () => {

@@ -245,6 +245,28 @@ describe('sessions and tokens', () => {
       assert.equal(silent.searchParams.get('error'), 'login_required', 'the session is gone');
     });
 
+    it('sends a browser without a session straight back, without a confirm form or a cookie', async () => {
+      const { issuer } = t.rp.server;
+      const client = t.clients.loggingOut;
+      const logout = (params: Record<string, string>, agent = createAgent(issuer)) =>
+        agent.fetch(`${issuer}/session/end?${new URLSearchParams(params)}`, { redirect: 'manual' });
+      const back = await logout({ client_id: client.client_id, post_logout_redirect_uri: POST_LOGOUT_URI, state: 'bye' });
+      assert.equal(back.status, 303);
+      assert.equal(back.headers.get('location'), `${POST_LOGOUT_URI}?state=bye`);
+      assert.equal(back.headers.get('set-cookie'), null);
+      const success = await logout({});
+      assert.equal(success.headers.get('location'), `${issuer}/session/end/success`);
+      // Still validated by oidc-provider first.
+      assert.equal((await logout({ client_id: client.client_id, post_logout_redirect_uri: 'https://attacker.example/' })).status, 400);
+
+      // A browser whose session has ended (its cookie names nothing any more) is sent back the same way.
+      const { agent, tokens } = await t.rp.signIn(client);
+      assert.equal((await t.rp.logout(agent, { id_token_hint: tokens.id_token! })).confirm!.status, 303);
+      const again = await logout({ id_token_hint: tokens.id_token!, post_logout_redirect_uri: POST_LOGOUT_URI }, agent);
+      assert.equal(again.status, 303);
+      assert.equal(again.headers.get('location'), POST_LOGOUT_URI);
+    });
+
     it('refuses a post_logout_redirect_uri the client did not register, keeping the session', async () => {
       const client = t.clients.loggingOut;
       const { agent, tokens } = await t.rp.signIn(client);

@@ -1,6 +1,7 @@
 // `npm start` as a user runs it: it serves the provider, stops cleanly, and refuses unsafe production settings.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createPgliteDatabase, type TestDatabase } from '../helpers/db.ts';
 import { freePort, run, spawnEntry, waitForListening } from '../helpers/process.ts';
@@ -46,8 +47,8 @@ describe('the server process', () => {
       ...db.env,
       NODE_ENV: 'production',
       ISSUER: 'https://id.example.com',
-      COOKIE_KEYS: 'k'.repeat(32),
-      ENCRYPTION_KEY: 'ab'.repeat(32),
+      COOKIE_KEYS: randomBytes(32).toString('hex'),
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     };
     const res = await run('src/main.ts', [], env);
     assert.equal(res.code, 2);

@@ -12,6 +12,7 @@ import { createNonceStore } from '../../src/db/nonces.ts';
 import { createPayloadStore } from '../../src/db/payloads.ts';
 import { createSql } from '../../src/db/sql.ts';
 import { createClientAdapter, createPayloadAdapter } from '../../src/oidc/adapter.ts';
+import { hashTokenId } from '../../src/oidc/token-ids.ts';
 import type { IssuedNonce } from '../../src/siwe/ports.ts';
 import { getOrCreateSecret } from '../../src/db/provider-secrets.ts';
 import { createSecretBox } from '../../src/db/secret-box.ts';
@@ -56,12 +57,12 @@ async function setup(backend: Backend) {
     return issued;
   };
 
-  /** Stores an AccessToken that expires `expiresInMs` after `now` (negative: already expired). */
+  /** Stores an AccessToken that expires `expiresInMs` after `now` (negative: already expired); returns its id as stored (hashed). */
   const savePayload = async (now: Date, expiresInMs: number | undefined) => {
     const id = newId();
     const ttl = expiresInMs === undefined ? undefined : (now.getTime() - Date.now() + expiresInMs) / 1000;
     await createPayloadAdapter(createPayloadStore(sql), 'AccessToken', systemClock).upsert(id, { jti: id }, ttl);
-    return id;
+    return hashTokenId(id);
   };
 
   const ids = async (table: string, key: string) => ((await db(table).pluck(key)) as (string | number)[]).map(String).sort();

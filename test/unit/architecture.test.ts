@@ -31,8 +31,9 @@ const ALLOWED: Record<string, string[]> = {
   http: ['core', 'config', 'siwe', 'siwe/ports', 'oidc', 'oidc/ports', 'oidc/keys'],
   db: ['core', 'config', 'migrations', ...PORTS],
   memory: ['core', ...PORTS],
-  context: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'memory', ...PORTS],
-  entry: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'context', ...PORTS],
+  admin: ['core'],
+  context: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'memory', 'admin', ...PORTS],
+  entry: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'admin', 'context', ...PORTS],
 };
 /** Type-only imports allowed on top: the handlers receive the context, and memory/ implements its Stores. */
 const TYPE_ONLY: Record<string, string[]> = { http: ['context'], memory: ['context'] };

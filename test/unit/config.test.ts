@@ -6,14 +6,20 @@ import { z } from 'zod';
 import { CONFIG_VARIABLE_SCHEMAS, CONFIG_VARIABLES, loadConfig, PRODUCTION_RULES } from '../../src/config/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 
+/** Keys as `openssl rand -hex` makes them (fixed, so a failure repeats): production refuses anything less random. */
+const RANDOM_KEYS = {
+  cookie: ['3006445618bfe0003bb2e3b818dfcd210d31ad1e78e8257161af6b711468de65', '4e6608a8ac4ddc2780b548e42a6c34f11731bec7'],
+  encryption: '800029b95d7410af5b13c6bc33140052e70898a9678bb192ef799dd6b2b2d03c',
+};
+
 function setup() {
   /** A production environment with everything it requires. */
   const production = {
     NODE_ENV: 'production',
     ISSUER: 'https://id.example.com',
     TRUST_PROXY: 'true',
-    COOKIE_KEYS: `${'n'.repeat(32)},${'o'.repeat(40)}`,
-    ENCRYPTION_KEY: '0123456789abcdef'.repeat(4),
+    COOKIE_KEYS: RANDOM_KEYS.cookie.join(','),
+    ENCRYPTION_KEY: RANDOM_KEYS.encryption,
     DATABASE_URL: 'postgres://wallet@db.internal:5432/wallet',
   };
   /** The variables named by the problems loadConfig reports; fails the test if it does not throw ConfigError. */
@@ -27,7 +33,17 @@ function setup() {
     }
     assert.fail(`loadConfig accepted ${JSON.stringify(env)}`);
   };
-  return { production, refused };
+  /** The messages loadConfig reports. */
+  const problems = (env: Record<string, string | undefined>): string[] => {
+    try {
+      loadConfig(env);
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems;
+      throw e;
+    }
+    return [];
+  };
+  return { production, refused, problems };
 }
 
 /** One invalid value per variable. HOST and DATA_DIR are free-form: any non-empty value is valid, and empty means unset. */
@@ -38,6 +54,7 @@ const INVALID: Record<string, string[]> = {
   TRUST_PROXY: ['yes'],
   DATABASE_URL: ['mysql://db/wallet', './data'],
   DATABASE_POOL_MAX: ['0', 'many'],
+  DATABASE_TIMEOUT: ['0', '301', '2.5'],
   COOKIE_KEYS: ['too-short', `${'k'.repeat(32)},short`, ' , '],
   ENCRYPTION_KEY: ['abc', 'z'.repeat(64), '0123456789abcdef'.repeat(3)],
   ALLOWED_CHAINS: ['0', 'mainnet', '1,-5', ' , '],
@@ -142,7 +159,7 @@ describe('loadConfig', () => {
 
   it('selects Postgres when DATABASE_URL is set', () => {
     const config = loadConfig({ DATABASE_URL: 'postgresql://wallet@db/wallet', DATABASE_POOL_MAX: '25' });
-    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://wallet@db/wallet', poolMax: 25 });
+    assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://wallet@db/wallet', poolMax: 25, timeoutSeconds: 5 });
   });
 
   it('keeps the port of ISSUER and drops a trailing slash', () => {
@@ -188,7 +205,7 @@ describe('loadConfig', () => {
       assert.equal(config.production, true);
       assert.equal(config.issuer.href, 'https://id.example.com/');
       assert.equal(config.trustProxy, true);
-      assert.deepEqual(config.cookieKeys, ['n'.repeat(32), 'o'.repeat(40)]);
+      assert.deepEqual(config.cookieKeys, RANDOM_KEYS.cookie);
       assert.equal(config.encryptionKey?.length, 32);
     });
 
@@ -211,6 +228,36 @@ describe('loadConfig', () => {
     it('refuses to start without ENCRYPTION_KEY', () => {
       const { production, refused } = setup();
       assert.deepEqual(refused({ ...production, ENCRYPTION_KEY: '' }), ['ENCRYPTION_KEY']);
+    });
+
+    it('refuses cookie keys that are not random, naming which key and why', () => {
+      const { production, refused, problems } = setup();
+      const weak: [string, RegExp][] = [
+        ['a'.repeat(32), /key 2 of 2 is one character repeated/],
+        ['0123456789abcdef'.repeat(2), /key 2 of 2 repeats a pattern of 16 characters/],
+        ['abcdefghijklmnopqrstuvwxyz012345', /key 2 of 2 is mostly a run of consecutive characters/],
+        ['my-cookie-secret-please-change-it', /key 2 of 2 contains "secret", a placeholder/],
+        ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab', /key 2 of 2 has too few distinct characters/],
+      ];
+      for (const [key, reason] of weak) {
+        const env = { ...production, COOKIE_KEYS: `${RANDOM_KEYS.cookie[0]},${key}` };
+        assert.deepEqual(refused(env), ['COOKIE_KEYS'], key);
+        const [message] = problems(env);
+        assert.match(message!, reason, key);
+        assert.match(message!, /openssl rand -hex 32/);
+        assert.ok(!message!.includes(key), 'the message never quotes the key');
+      }
+    });
+
+    it('refuses an ENCRYPTION_KEY that is not random', () => {
+      const { production, refused } = setup();
+      for (const key of ['0'.repeat(64), 'ab'.repeat(32), '0123456789abcdef'.repeat(4), `${'f'.repeat(60)}0123`]) {
+        assert.deepEqual(refused({ ...production, ENCRYPTION_KEY: key }), ['ENCRYPTION_KEY'], key);
+      }
+    });
+
+    it('accepts the same weak keys in development', () => {
+      assert.doesNotThrow(() => loadConfig({ COOKIE_KEYS: 'a'.repeat(32), ENCRYPTION_KEY: '0'.repeat(64) }));
     });
 
     it('reports a malformed variable once, by its own message, beside the other requirements', () => {

@@ -10,11 +10,14 @@ export class ContractError extends Error {
    * @param {string} message
    * @param {string} code a reason code (src/errors.ts REASONS), `server_error`, or `unreachable`
    * @param {boolean} server whether the server itself refused
+   * @param {number} [retryAfterSeconds]
    */
-  constructor(message, code, server) {
+  constructor(message, code, server, retryAfterSeconds = 0) {
     super(message);
     this.code = code;
     this.server = server;
+    /** When the server asked to be asked again (Retry-After, in seconds), or 0. */
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -45,7 +48,8 @@ async function post(path, body) {
   const refusal = /** @type {ServerErrorBody} */ (data ?? {});
   // A proxy's 502/503/504 page is no answer from us: the same as not reaching the server.
   if (!refusal.error && res.status >= 500) throw unreachable();
-  throw new ContractError(refusal.error_description || t('error.http', { status: String(res.status) }), refusal.error || 'server_error', true);
+  const retryAfter = Number(res.headers.get('retry-after')) || 0;
+  throw new ContractError(refusal.error_description || t('error.http', { status: String(res.status) }), refusal.error || 'server_error', true, retryAfter);
 }
 
 /**
@@ -55,9 +59,26 @@ async function post(path, body) {
  */
 export const requestChallenge = (request) => post('challenge', request);
 
+/** How many times one signed message is sent while the server's database is briefly away. */
+const VERIFY_TRIES = 4;
+
 /**
- * Sends the signed message; the answer says where the browser goes next.
+ * Sends the signed message; the answer says where the browser goes next. While the server says its
+ * database is away (503 database_unavailable: nothing was used up), the same signed message is sent
+ * again after Retry-After, a few times: the user never signs twice because of an outage.
  * @param {{ message: string, signature: string }} signed
+ * @param {{ waiting?: () => void, wanted?: () => boolean }} [opts] `waiting` is told before each wait; `wanted` false stops the retries
  * @returns {Promise<VerifyAnswer>}
  */
-export const verify = (signed) => post('verify', signed);
+export async function verify(signed, opts = {}) {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await post('verify', signed);
+    } catch (err) {
+      if (!(err instanceof ContractError) || err.code !== 'database_unavailable' || tries >= VERIFY_TRIES) throw err;
+      opts.waiting?.();
+      await new Promise((resolve) => setTimeout(resolve, (err.retryAfterSeconds || 5) * 1000));
+      if (opts.wanted && !opts.wanted()) throw err;
+    }
+  }
+}

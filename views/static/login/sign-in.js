@@ -76,11 +76,52 @@ export function choose(entry) {
   run();
 }
 
-/** "Try again": a new attempt with the wallet chosen last. */
+/** "Try again": the signed message the server could not take yet, or else a new attempt with the wallet chosen last. */
 export function retry() {
   if (!state.chosen) return;
   keepFocus();
-  run();
+  const unsent = state.unsent;
+  if (unsent) resend(unsent);
+  else run();
+}
+
+/**
+ * Sends the signed message again (its nonce was not used up: the server's database was away), and
+ * goes on to the application, without asking the wallet for another signature.
+ * @param {{ message: string, signature: string }} signed
+ */
+async function resend(signed) {
+  const attempt = ++state.flow;
+  retryButton.hidden = true;
+  state.busy = true;
+  status(t('status.checking'));
+  await finish(signed, attempt);
+  if (attempt === state.flow && !state.leaving) state.busy = false;
+}
+
+/**
+ * Verifies the signed message and leaves for the application; a failure is shown with a way forward.
+ * @param {{ message: string, signature: string }} signed
+ * @param {number} attempt
+ */
+async function finish(signed, attempt) {
+  try {
+    const { redirectTo } = await verify(signed, { waiting: () => status(t('status.unavailable')), wanted: () => attempt === state.flow });
+    state.unsent = undefined;
+    status(t('status.done'));
+    state.leaving = true;
+    window.location.assign(redirectTo);
+  } catch (err) {
+    if (attempt !== state.flow) return;
+    // The server kept nothing of this attempt: "Try again" sends the same signed message.
+    state.unsent = codeOf(err) === 'database_unavailable' ? signed : undefined;
+    if (codeOf(err) === 'expired' && !state.afterExpiry) {
+      run(true);
+      return;
+    }
+    status(explain(err), true);
+    if (!isFinal(err)) offerRetry();
+  }
 }
 
 /**
@@ -97,6 +138,7 @@ async function run(afterExpiry = false) {
   const wallet = info.name;
   retryButton.hidden = true;
   switchButton.hidden = true;
+  state.unsent = undefined;
   state.afterExpiry = afterExpiry;
   state.address = undefined;
   state.wrongNetwork = false;
@@ -126,10 +168,7 @@ async function run(afterExpiry = false) {
     const signature = await provider.request({ method: 'personal_sign', params: [toHex(message), account] });
     if (attempt !== state.flow) return;
     status(t('status.checking'));
-    const { redirectTo } = await verify({ message, signature });
-    status(t('status.done'));
-    state.leaving = true;
-    window.location.assign(redirectTo);
+    await finish({ message, signature }, attempt);
   } catch (err) {
     if (attempt !== state.flow) return;
     // An expired challenge is replaced at once, once: the user only has to sign again.
