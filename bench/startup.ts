@@ -2,6 +2,7 @@
 // image), on PGlite: a first start (a new data directory: PGlite's initdb, migrations, the first signing key) and a
 // restart; and the CLI's `--help` and `clients list`. Prints medians; never run by `npm test`, asserts nothing.
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { freePort, spawnEntry, waitForListening, type Entry, type From } from '.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** How long a started server is left alone before its memory is read: "idle" is after start-up's garbage settles. */
 const IDLE_MS = 3000;
-const KEYS = { COOKIE_KEYS: 'k'.repeat(32), ENCRYPTION_KEY: 'ab'.repeat(32) };
+const KEYS = { COOKIE_KEYS: randomBytes(32).toString('hex'), ENCRYPTION_KEY: randomBytes(32).toString('hex') };
 
 type Mode = { name: 'tsx' | 'compiled'; from: From };
 type Sample = Record<string, number>;

@@ -1,6 +1,7 @@
 // The compiled build (`npm run build`) as the image runs it: plain `node`, no TypeScript loader, production settings,
 // and nothing imported at run time that `npm ci --omit=dev` leaves out.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -75,8 +76,8 @@ describeEachDatabase('the compiled server and CLI', (backend) => {
     NODE_ENV: 'production',
     ISSUER: 'https://id.example.test',
     TRUST_PROXY: 'true',
-    COOKIE_KEYS: 'k'.repeat(32),
-    ENCRYPTION_KEY: 'ab'.repeat(32),
+    COOKIE_KEYS: randomBytes(32).toString('hex'),
+    ENCRYPTION_KEY: randomBytes(32).toString('hex'),
   };
 
   it(`starts on plain node${backend.kind === 'postgres' ? ' in production' : ''}, migrates, serves discovery, pages and static files, and stops on SIGTERM`, async () => {

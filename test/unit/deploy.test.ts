@@ -3,6 +3,7 @@
 // kubernetes-models; the compose file and its Caddyfile agree on ports; and every variable either sets is one
 // the configuration schema knows, with values that pass the production rules.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,8 +17,8 @@ const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 const SECRETS: Record<string, string> = {
   DATABASE_URL: 'postgres://wallet_oidc:secret@postgres:5432/wallet_oidc',
   POSTGRES_PASSWORD: 'ab'.repeat(12),
-  COOKIE_KEYS: 'c'.repeat(64),
-  ENCRYPTION_KEY: 'ab'.repeat(32),
+  COOKIE_KEYS: randomBytes(32).toString('hex'),
+  ENCRYPTION_KEY: randomBytes(32).toString('hex'),
 };
 
 /** The names a file sets that the configuration schema does not know. */
