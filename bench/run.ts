@@ -177,6 +177,9 @@ async function main(): Promise<void> {
       SWEEP_INTERVAL: '0',
       // One load generator on one address makes thousands of logins a minute.
       LOGIN_RATE_LIMIT: '0',
+      AUTHORIZATION_RATE_LIMIT: '0',
+      TOKEN_RATE_LIMIT: '0',
+      END_SESSION_RATE_LIMIT: '0',
       LOG_LEVEL: 'warn',
     };
     // The issuer is https (production mode) but the bench talks plain http on loopback, as a TLS proxy would.

@@ -15,13 +15,14 @@ import { createDb, migrate, type Db } from './db/knex.ts';
 import { createLoginEventStore } from './db/login-events.ts';
 import { createNonceStore } from './db/nonces.ts';
 import { createPayloadStore } from './db/payloads.ts';
+import { createPostgresRateCounters } from './db/rate-limits.ts';
 import { generateCookieKeys, generateEncryptionKey, getOrCreateSecret } from './db/provider-secrets.ts';
 import { createSecretBox } from './db/secret-box.ts';
 import { createSigningKeys } from './db/signing-keys.ts';
 import { createSql, type Sql } from './db/sql.ts';
 import { createPages, type Pages } from './http/pages.ts';
 import type { LoginEventStore, RateLimiter } from './http/ports.ts';
-import { createMemoryRateLimiter } from './http/rate-limit.ts';
+import { createRateLimiter, memoryRateCounters } from './http/rate-limit.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { combineObservers, createLogObserver, type Observer } from './observer.ts';
 import { createClientAdapter, createPayloadAdapter } from './oidc/adapter.ts';
@@ -158,7 +159,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     const ports: Ports = {
       signatureVerifier: overrides.signatureVerifier ?? createEoaVerifier(recovery.recover),
       nameResolver: overrides.nameResolver ?? noNames,
-      rateLimiter: overrides.rateLimiter ?? createMemoryRateLimiter(clock),
+      // Shared by every instance through the database; per process only with the in-memory stores.
+      rateLimiter: overrides.rateLimiter ?? createRateLimiter(database ? createPostgresRateCounters(database.sql) : memoryRateCounters),
       observer: overrides.observer ?? combineObservers(createLogObserver(logger)),
     };
     const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });

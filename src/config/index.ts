@@ -31,7 +31,10 @@ const intIn = (min: number, max: number) =>
 /** A duration in whole seconds. */
 const secondsIn = (min: number, max: number) => intIn(min, max).meta({ unit: 'seconds' });
 
-const bool = z.enum(['true', 'false', '1', '0'], 'must be true or false').transform((v) => v === 'true' || v === '1');
+/** A per-minute rate limit; `0` turns it off. */
+const perMinute = (fallback: number) => intIn(0, 1_000_000).default(fallback);
+const RATE_LIMIT_NOTE =
+  'More are refused with 429 `rate_limited` and `Retry-After`. Counted in the database, so every instance shares the count. `0` turns the limit off.';
 
 const httpUrl = z
   .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
@@ -70,11 +73,19 @@ const variables = z.object({
     unset: '`http://localhost:$PORT`',
     examples: ['https://id.example.com'],
   }),
-  TRUST_PROXY: bool.default(false).meta({
-    description:
-      'Trust one reverse-proxy hop: the client IP is the last `X-Forwarded-For` entry, and the request counts as https when `ISSUER` is https. ' +
-      'Host headers are never trusted: endpoint URLs always derive from `ISSUER`.',
-  }),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2})$/, 'must be true, false or the number of proxies in front (0-10)')
+    .transform((v) => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v)))
+    .pipe(z.number().max(10, 'must be at most 10 proxies'))
+    .default(0)
+    .meta({
+      description:
+        'The reverse proxies in front of wallet-oidc that add to `X-Forwarded-For`: `false` (or `0`) when clients connect directly, `true` (or `1`) for one, or their number. ' +
+        'The client IP (rate limits, `login_events`) is the entry that many hops from the end of `X-Forwarded-For`, so entries a client wrote itself are never used; ' +
+        'with any proxy the request counts as https when `ISSUER` is https. Host headers are never trusted: endpoint URLs always derive from `ISSUER`.',
+      examples: ['true', '2'],
+    }),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -184,13 +195,42 @@ const variables = z.object({
     description:
       "Seconds between the server's sweeps of expired rows and of login events older than `LOGIN_EVENT_RETENTION_DAYS`. `0` turns off the periodic sweep (the CLI's `sweep` command still runs one).",
   }),
-  LOGIN_RATE_LIMIT: intIn(0, 1_000_000)
-    .default(600)
+  LOGIN_RATE_LIMIT: perMinute(600).meta({
+    description:
+      'Requests per minute from one client IP to the login API (`/interaction/<uid>/challenge` and `/verify`; a sign-in needs two or three). ' +
+      RATE_LIMIT_NOTE,
+  }),
+  VERIFY_ADDRESS_RATE_LIMIT: perMinute(30).meta({
+    description:
+      'Requests per minute to `/interaction/<uid>/verify` signed for one address, from any number of client IPs (a sign-in needs one). ' +
+      'Counted before any signature work. ' +
+      RATE_LIMIT_NOTE,
+  }),
+  AUTHORIZATION_RATE_LIMIT: perMinute(600).meta({
+    description: 'Requests per minute from one client IP to the authorization endpoint `/auth` (each starts a login). ' + RATE_LIMIT_NOTE,
+  }),
+  TOKEN_RATE_LIMIT: perMinute(6000).meta({
+    description:
+      'Requests per minute from one client IP to each of `/token`, `/token/introspection` and `/token/revocation` (counted apart). ' +
+      "A broker or an API redeems, refreshes and introspects from few addresses: size it for the busiest one's peak. " +
+      RATE_LIMIT_NOTE,
+  }),
+  END_SESSION_RATE_LIMIT: perMinute(300).meta({
+    description: 'Requests per minute from one client IP to the logout endpoints `/session/end` and `/session/end/confirm` (together). ' + RATE_LIMIT_NOTE,
+  }),
+  CLIENT_AUTH_FAILURE_LIMIT: perMinute(10).meta({
+    description:
+      'Failed client authentications (401 `invalid_client`) per minute for one client id at `/token`, `/token/introspection` and `/token/revocation`. ' +
+      'Beyond it every request for that client id, even with the right secret, is refused with 429 `rate_limited` and `Retry-After` until the minute ends. `0` turns it off.',
+  }),
+  CLIENT_LOCKOUT_LIMIT: intIn(0, 1_000_000)
+    .default(50)
     .meta({
       description:
-        'Requests per minute from one client IP address to the login API (`/interaction/<uid>/challenge` and `/verify`); more are refused with 429 `rate_limited` and `Retry-After`. ' +
-        'A sign-in needs two or three. Counted per server instance. `0` turns the limit off.',
+        'Failed client authentications per hour for one client id before that client id is locked out for `CLIENT_LOCKOUT` seconds: ' +
+        'every request for it is refused with 429 `rate_limited`, even with the right secret. `0` turns the lockout off.',
     }),
+  CLIENT_LOCKOUT: secondsIn(1, 86400).default(900).meta({ description: 'Seconds a client id stays locked out once over `CLIENT_LOCKOUT_LIMIT`.' }),
   LOGIN_EVENT_RETENTION_DAYS: intIn(1, 3650).default(90).meta({ description: 'Days `login_events` rows are kept before a sweep removes them.' }),
   PRODUCT_NAME: z
     .string()
@@ -282,13 +322,13 @@ export const PRODUCTION_RULES: readonly ProductionRule[] = [
   },
   {
     variable: 'TRUST_PROXY',
-    summary: '`true`',
+    summary: '`true` or a number of proxies',
     reads: ['ISSUER'],
     // Asked only of an https issuer: for any other, the ISSUER rule already says what to fix.
     problem: (env) =>
-      env.ISSUER?.protocol !== 'https:' || env.TRUST_PROXY
+      env.ISSUER?.protocol !== 'https:' || env.TRUST_PROXY > 0
         ? undefined
-        : 'wallet-oidc serves plain HTTP; with NODE_ENV=production it must run behind a TLS-terminating proxy, so set TRUST_PROXY=true',
+        : 'wallet-oidc serves plain HTTP; with NODE_ENV=production it must run behind a TLS-terminating proxy, so set TRUST_PROXY=true (or the number of proxies)',
   },
   required('DATABASE_URL', 'the embedded PGlite database is for development'),
   required('COOKIE_KEYS', 'comma-separated, each at least 32 characters'),
@@ -351,7 +391,9 @@ export const configSchema = z
     issuer: v.ISSUER ?? new URL(`http://localhost:${v.PORT}`),
     port: v.PORT,
     host: v.HOST,
-    trustProxy: v.TRUST_PROXY,
+    /** Whether a proxy is in front (X-Forwarded-Proto, X-Forwarded-For), and how many add to X-Forwarded-For. */
+    trustProxy: v.TRUST_PROXY > 0,
+    proxyHops: v.TRUST_PROXY,
     database: database(v),
     /** Signed-cookie keys, newest first; undefined means "generate and keep in the database". */
     cookieKeys: v.COOKIE_KEYS,
@@ -376,7 +418,18 @@ export const configSchema = z
     clientCacheTtlSeconds: v.CLIENT_CACHE_TTL,
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
-    loginRate: { limit: v.LOGIN_RATE_LIMIT, windowSeconds: 60 },
+    /** Every rate limit (src/http/rate-limit.ts); a `name` keys its counters, so never reuse one for another rule. */
+    rateLimits: {
+      login: { name: 'login', limit: v.LOGIN_RATE_LIMIT, windowSeconds: 60 },
+      verifyAddress: { name: 'verify-address', limit: v.VERIFY_ADDRESS_RATE_LIMIT, windowSeconds: 60 },
+      authorization: { name: 'auth', limit: v.AUTHORIZATION_RATE_LIMIT, windowSeconds: 60 },
+      token: { name: 'token', limit: v.TOKEN_RATE_LIMIT, windowSeconds: 60 },
+      introspection: { name: 'introspection', limit: v.TOKEN_RATE_LIMIT, windowSeconds: 60 },
+      revocation: { name: 'revocation', limit: v.TOKEN_RATE_LIMIT, windowSeconds: 60 },
+      endSession: { name: 'end-session', limit: v.END_SESSION_RATE_LIMIT, windowSeconds: 60 },
+      clientAuthFailures: { name: 'client-auth', limit: v.CLIENT_AUTH_FAILURE_LIMIT, windowSeconds: 60 },
+      clientLockout: { name: 'client-lockout', limit: v.CLIENT_LOCKOUT_LIMIT, windowSeconds: 3600, blockSeconds: v.CLIENT_LOCKOUT },
+    },
     logLevel: v.LOG_LEVEL,
     brand: { productName: v.PRODUCT_NAME, logoUrl: v.BRAND_LOGO_URL, color: v.BRAND_COLOR, statement: v.BRAND_STATEMENT },
   }));

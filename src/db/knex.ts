@@ -7,6 +7,7 @@ import ClientPgLite from 'knex-pglite';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logger.ts';
 import * as createSchema from '../../migrations/20261122000000_create_schema.ts';
+import * as rateLimits from '../../migrations/20261203000000_rate_limits.ts';
 import * as hashTokenIds from '../../migrations/20261203000100_hash_token_ids.ts';
 import { classifyDatabaseError } from './unavailable.ts';
 
@@ -15,6 +16,7 @@ export type Db = Knex;
 // Migrations are imported, not globbed from disk, so they load the same under tsx and in a bundle.
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261122000000_create_schema': createSchema,
+  '20261203000000_rate_limits': rateLimits,
   '20261203000100_hash_token_ids': hashTokenIds,
 };
 

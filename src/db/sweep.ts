@@ -13,9 +13,9 @@ export interface SweepOptions {
   batchSize?: number;
 }
 
-export type SweepCounts = Record<'oidc_payloads' | 'siwe_nonces' | 'login_events', number>;
+export type SweepCounts = Record<'oidc_payloads' | 'siwe_nonces' | 'login_events' | 'rate_limits', number>;
 
-async function deleteInBatches(db: Db, table: string, key: string, column: string, before: Date, batchSize: number): Promise<number> {
+async function deleteInBatches(db: Db, table: string, key: string, column: string, before: Date | number, batchSize: number): Promise<number> {
   let total = 0;
   for (;;) {
     const deleted = await db(table)
@@ -35,6 +35,8 @@ export async function sweepExpired(db: Db, opts: SweepOptions): Promise<SweepCou
     oidc_payloads: await deleteInBatches(db, 'oidc_payloads', 'ctid', 'expires_at', cutoff, batch),
     siwe_nonces: await deleteInBatches(db, 'siwe_nonces', 'nonce', 'expires_at', cutoff, batch),
     login_events: await deleteInBatches(db, 'login_events', 'id', 'occurred_at', eventsCutoff, batch),
+    // Counters whose window or lockout ended (`expire` is in milliseconds, rate-limiter-flexible's format).
+    rate_limits: await deleteInBatches(db, 'rate_limits', 'key', 'expire', cutoff.getTime(), batch),
   };
 }
 

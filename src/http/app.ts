@@ -8,13 +8,23 @@ import { RETRY_AFTER_SECONDS } from '../errors.ts';
 import { checkProtocolInput, inputGate } from './input-gate.ts';
 import { createInteractionPages } from './interaction-pages.ts';
 import { createLoginApi } from './login-api.ts';
+import { createProtocolGate } from './protocol-gate.ts';
 import { protocolRequest } from './protocol-request.ts';
+
+const wired = new WeakSet<object>();
+/** Adds middleware to oidc-provider once, however many apps are built over one context. */
+function wireOnce(provider: object, wire: () => void): void {
+  if (wired.has(provider)) return;
+  wired.add(provider);
+  wire();
+}
 
 export function createApp(deps: AppContext): Koa {
   const app = new Koa();
   app.proxy = deps.config.trustProxy;
-  // One trusted hop: ctx.ip is the address our proxy saw, not a client-supplied X-Forwarded-For entry.
-  app.maxIpsCount = 1;
+  // Only the entries our own proxies added to X-Forwarded-For (TRUST_PROXY hops, counted from the end)
+  // are read: ctx.ip is the address the outermost one saw, never an entry the client wrote itself.
+  app.maxIpsCount = deps.config.proxyHops;
   app.silent = true;
   app.on('error', (err: unknown) => {
     // A client's error is answered (a 4xx) or its connection is gone (a request cut short, a reset): not a failure of ours.
@@ -83,6 +93,10 @@ export function createApp(deps: AppContext): Koa {
   // Everything else is the protocol: oidc-provider answers it on the raw request. Its endpoint URLs
   // (discovery, redirects) derive from the request's host and scheme, so both are pinned to ISSUER:
   // a forged Host or X-Forwarded-* header can never make us advertise another origin.
+  const gate = createProtocolGate(deps);
+  app.use(gate.gate);
+  // Before callback(): Koa composes an app's middleware when its callback is made.
+  wireOnce(deps.provider, () => deps.provider.use(gate.countFailures));
   const protocol = deps.provider.callback();
   const issuer = deps.config.issuer;
   app.use(async (ctx) => {

@@ -1,6 +1,7 @@
 // The JSON login API (docs/login-contract.md): POST challenge, then POST verify with the signed
 // message. Every refusal answers a stable reason code and is recorded as a login event; every outcome
-// is reported to the Observer.
+// is reported to the Observer. Of rate-limited requests only the first per key and window is, so a
+// flood cannot become a flood of audit rows.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
@@ -20,7 +21,7 @@ import {
   sameOriginPosts,
   saveResult,
 } from './interactions.ts';
-import { rateLimit } from './rate-limit.ts';
+import { rateLimit, RateLimitedError } from './rate-limit.ts';
 
 /** ctx.state on these routes: what is known of the attempt so far, for its login event. */
 export interface LoginApiState {
@@ -41,18 +42,23 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
   const { provider, siwe, clock, observer } = app;
   const router = new Router<LoginApiState>({ prefix: INTERACTION_PREFIX });
 
+  // Bounded: the uid comes from the URL and the user agent from a header, both the caller's to choose.
   const eventBase = (ctx: Context): Pick<LoginEvent, 'interactionUid' | 'ip' | 'userAgent'> => ({
-    interactionUid: ctx.params.uid,
+    interactionUid: boundedText(ctx.params.uid, 64),
     ip: ctx.ip,
-    userAgent: ctx.get('user-agent') || undefined,
+    userAgent: boundedText(ctx.get('user-agent'), 512),
   });
 
-  /** Audits a refusal; losing the audit row is logged, never turned into a 500. Rate-limited requests write nothing. */
-  async function refused(ctx: Context & { state: LoginApiState }, reason: string) {
-    const event: LoginEvent = { ...eventBase(ctx), ...ctx.state.login, at: clock(), outcome: 'refused', reason };
+  /**
+   * Audits a refusal and reports it; losing the audit row is logged, never turned into a 500. A rate
+   * limit's refusal is audited and reported once per key and window (the first), never per request.
+   */
+  async function refused(ctx: Context & { state: LoginApiState }, err: AppError) {
+    if (err instanceof RateLimitedError && !err.first) return;
+    const event: LoginEvent = { ...eventBase(ctx), ...ctx.state.login, at: clock(), outcome: 'refused', reason: err.code };
     observer.login(event);
-    // A flood writes nothing, and neither does an outage: the row could not be written anyway.
-    if (reason === 'rate_limited' || reason === 'database_unavailable') return;
+    // A database outage writes nothing: the row could not be written anyway.
+    if (err.code === 'database_unavailable') return;
     try {
       await app.stores.loginEvents.record(event);
     } catch (err) {
@@ -69,11 +75,11 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
   });
   router.use(
     errorBoundary<Context & { state: LoginApiState }>(app.logger, 'login API', async (ctx, appError) => {
-      await refused(ctx, appError.code);
+      await refused(ctx, appError);
       sendJsonError(ctx, appError);
     }),
   );
-  router.use(rateLimit(app.rateLimiter, 'login', app.config.loginRate));
+  router.use(rateLimit(app.rateLimiter, app.config.rateLimits.login));
   router.use(sameOriginPosts(app.config.issuer.origin));
   router.use(interactionBody());
   const requireJson = (ctx: Context) => {
@@ -106,6 +112,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     ctx.state.login.clientId = clientId;
     requireJson(ctx);
     const body = parseBody(verifyBody, ctx.request.body);
+    await limitAddress(ctx, body.message);
     // One transaction from consuming the nonce to saving the interaction's result. When the database
     // fails anywhere in between nothing happened: the nonce is unused again, and the page sends the
     // same signed message again. A refusal commits the consumption alone: a failed attempt burns the
@@ -129,5 +136,34 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     ctx.body = { redirectTo: outcome.redirectTo };
   });
 
+  /**
+   * Counts a verify against the address its message names (EIP-4361 §2: the second line), before the
+   * nonce or any signature work, so one wallet cannot be hammered from many IPs. A message without one
+   * counts nothing here: verifyLogin refuses it at once.
+   */
+  async function limitAddress(ctx: Context & { state: LoginApiState }, message: string) {
+    const address = messageAddress(message);
+    if (!address) return;
+    const decision = await app.rateLimiter.hit(app.config.rateLimits.verifyAddress, address.toLowerCase());
+    if (!decision.allowed) {
+      // The address the message claims (unverified): the key that was refused, for the audit row.
+      ctx.state.login.address = address;
+      ctx.set('Retry-After', String(decision.retryAfterSeconds));
+      throw new RateLimitedError(decision, 'too many sign-in attempts for this address');
+    }
+  }
+
   return router;
+}
+
+/** The address line of an EIP-4361 message, read without parsing the rest. */
+function messageAddress(message: string): string | undefined {
+  const line = message.split('\n', 2)[1];
+  return line !== undefined && /^0x[0-9a-fA-F]{40}$/.test(line) ? line : undefined;
+}
+
+/** Text from the caller fit for an audit row: printable, at most `max` characters, or undefined when empty. */
+function boundedText(value: string | undefined, max: number): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  return value ? value.replace(/[\u0000-\u001f\u007f]/g, '\ufffd').slice(0, max) : undefined;
 }

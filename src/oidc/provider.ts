@@ -115,8 +115,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer.origin, configuration);
-  // Behind a TLS-terminating proxy, trust X-Forwarded-* so cookies stay `secure` and URLs https.
+  // Behind a TLS-terminating proxy, trust X-Forwarded-* so cookies stay `secure` and URLs https; read
+  // X-Forwarded-For as our app does (http/app.ts), only the hops our proxies added.
   provider.proxy = config.trustProxy;
+  provider.maxIpsCount = config.proxyHops;
   // A database outage answers 503 temporarily_unavailable with Retry-After, on every endpoint.
   provider.use(answerOutages(deps.pages.error));
   provider.use(endAnonymousLogout);

@@ -78,19 +78,22 @@ export async function startTestServer(db: TestDatabase | 'memory', opts: TestSer
 /**
  * Registers `suite` once per store: PGlite and Postgres (describeEachDatabase's rules: Postgres when
  * TEST_DATABASE_URL is set, required under CI=true) and the in-memory stores. `start` gives the
- * suite a server on that store; `stop` closes it and drops its database.
+ * suite a server on that store (with `opts` as startTestServer takes them); `stop` closes it and drops its database.
  */
-export function describeEachStore(title: string, suite: (start: () => Promise<{ server: TestServer; stop(): Promise<void> }>) => void): void {
+export function describeEachStore(
+  title: string,
+  suite: (start: (opts?: TestServerOptions) => Promise<{ server: TestServer; stop(): Promise<void> }>) => void,
+): void {
   describeEachDatabase(title, (backend) =>
-    suite(async () => {
+    suite(async (opts) => {
       const db = await backend.create();
-      const server = await startTestServer(db);
+      const server = await startTestServer(db, opts);
       return { server, stop: async () => (await server.close(), await db.drop()) };
     }),
   );
   describe(`${title} (memory)`, () =>
-    suite(async () => {
-      const server = await startTestServer('memory');
+    suite(async (opts) => {
+      const server = await startTestServer('memory', opts);
       return { server, stop: () => server.close() };
     }));
 }

@@ -113,7 +113,7 @@ describeEachDatabase('storage', (backend) => {
       const noExpiry = await ctx.savePayload(now, undefined);
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 1, siwe_nonces: 0, login_events: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 1, siwe_nonces: 0, login_events: 0, rate_limits: 0 });
       assert.deepEqual(await ctx.ids('oidc_payloads', 'id'), [insideGrace, unexpired, noExpiry].sort());
       assert.ok(!(await ctx.ids('oidc_payloads', 'id')).includes(beyondGrace));
     });
@@ -135,7 +135,7 @@ describeEachDatabase('storage', (backend) => {
       const unexpired = await ctx.issueNonce({ expiresAt: at(5 * MINUTE) });
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 1, login_events: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 1, login_events: 0, rate_limits: 0 });
       assert.deepEqual(await ctx.ids('siwe_nonces', 'nonce'), [insideGrace.nonce, unexpired.nonce].sort());
     });
 
@@ -145,8 +145,22 @@ describeEachDatabase('storage', (backend) => {
       await ctx.loginEvents.record({ at: new Date(now.getTime() - 89 * DAY), outcome: 'success', sub: 'kept' });
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 1 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 1, rate_limits: 0 });
       assert.deepEqual(await ctx.ids('login_events', 'sub'), ['kept']);
+    });
+
+    it('deletes rate-limit counters whose window or lockout ended beyond the grace, and keeps the others', async () => {
+      await ctx.empty('rate_limits');
+      const now = new Date();
+      const at = (ms: number) => now.getTime() + ms;
+      await ctx.db('rate_limits').insert([
+        { key: 'auth:old', points: 7, expire: at(-(SWEEP_GRACE_SECONDS * 1000 + MINUTE)) },
+        { key: 'auth:recent', points: 7, expire: at(-MINUTE) },
+        { key: 'client-lockout:locked', points: 51, expire: at(10 * MINUTE) },
+      ]);
+      const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
+      assert.equal(counts.rate_limits, 1);
+      assert.deepEqual(await ctx.ids('rate_limits', 'key'), ['auth:recent', 'client-lockout:locked']);
     });
 
     it('keeps deleting batch after batch until nothing expired is left', async () => {
@@ -157,7 +171,7 @@ describeEachDatabase('storage', (backend) => {
         await ctx.loginEvents.record({ at: new Date(now.getTime() - 100 * DAY), outcome: 'success' });
       }
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90, batchSize: 2 });
-      assert.deepEqual(counts, { oidc_payloads: 5, siwe_nonces: 5, login_events: 5 });
+      assert.deepEqual(counts, { oidc_payloads: 5, siwe_nonces: 5, login_events: 5, rate_limits: 0 });
       for (const table of ['oidc_payloads', 'siwe_nonces', 'login_events']) assert.equal(await ctx.countRows(table), 0, table);
     });
   });

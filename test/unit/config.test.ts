@@ -51,7 +51,7 @@ const INVALID: Record<string, string[]> = {
   NODE_ENV: ['staging'],
   PORT: ['http', '-1', '70000', '3000.5'],
   ISSUER: ['id.example.com', 'ftp://id.example.com', 'https://id.example.com/?tenant=a', 'https://id.example.com/#x'],
-  TRUST_PROXY: ['yes'],
+  TRUST_PROXY: ['yes', '-1', '1.5', '11', '100'],
   DATABASE_URL: ['mysql://db/wallet', './data'],
   DATABASE_POOL_MAX: ['0', 'many'],
   DATABASE_TIMEOUT: ['0', '301', '2.5'],
@@ -75,6 +75,13 @@ const INVALID: Record<string, string[]> = {
   SWEEP_INTERVAL: ['-1', '86401'],
   LOGIN_EVENT_RETENTION_DAYS: ['0'],
   LOGIN_RATE_LIMIT: ['-1', 'ten', '1000001'],
+  VERIFY_ADDRESS_RATE_LIMIT: ['-1', '1000001'],
+  AUTHORIZATION_RATE_LIMIT: ['-1', '1000001'],
+  TOKEN_RATE_LIMIT: ['-1', '1000001'],
+  END_SESSION_RATE_LIMIT: ['-1', '1000001'],
+  CLIENT_AUTH_FAILURE_LIMIT: ['-1', '1000001'],
+  CLIENT_LOCKOUT_LIMIT: ['-1', '1000001'],
+  CLIENT_LOCKOUT: ['0', '86401'],
   LOG_LEVEL: ['loud'],
 };
 const FREE_FORM = ['HOST', 'DATA_DIR'];
@@ -90,6 +97,7 @@ describe('loadConfig', () => {
     assert.equal(config.subFormat, 'address');
     assert.equal(config.challengeTtlSeconds, 300);
     assert.equal(config.trustProxy, false);
+    assert.equal(config.proxyHops, 0);
     assert.equal(config.cookieKeys, undefined);
     assert.equal(config.encryptionKey, undefined);
     assert.equal(config.logLevel, 'info');
@@ -198,6 +206,20 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads TRUST_PROXY as a number of proxy hops: false or 0 for none, true or 1 for one, or the count', () => {
+    for (const [value, hops] of [
+      ['false', 0],
+      ['0', 0],
+      ['true', 1],
+      ['1', 1],
+      ['3', 3],
+      ['10', 10],
+    ] as const) {
+      const config = loadConfig({ TRUST_PROXY: value });
+      assert.deepEqual([config.proxyHops, config.trustProxy], [hops, hops > 0], value);
+    }
+  });
+
   describe('in production', () => {
     it('accepts a complete configuration', () => {
       const { production } = setup();
@@ -214,10 +236,12 @@ describe('loadConfig', () => {
       assert.deepEqual(refused({ ...production, ISSUER: 'http://id.example.com' }), ['ISSUER']);
     });
 
-    it('refuses an https issuer unless TRUST_PROXY=true', () => {
+    it('refuses an https issuer unless TRUST_PROXY names at least one proxy', () => {
       const { production, refused } = setup();
       assert.deepEqual(refused({ ...production, TRUST_PROXY: undefined }), ['TRUST_PROXY']);
       assert.deepEqual(refused({ ...production, TRUST_PROXY: 'false' }), ['TRUST_PROXY']);
+      assert.deepEqual(refused({ ...production, TRUST_PROXY: '0' }), ['TRUST_PROXY']);
+      assert.equal(loadConfig({ ...production, TRUST_PROXY: '2' }).proxyHops, 2);
     });
 
     it('refuses to start without COOKIE_KEYS', () => {

@@ -178,7 +178,7 @@ describe('deploy/kubernetes', () => {
     assert.deepEqual(unknownVariables([...Object.keys(configMap.data), ...fromSecret]), []);
     const config = loadConfig({ ...configMap.data, ...Object.fromEntries(fromSecret.map((name) => [name, SECRETS[name]])) });
     assert.equal(config.production, true);
-    assert.equal(config.trustProxy, true);
+    assert.equal(config.proxyHops, 1, 'exactly one trusted proxy hop');
     const ingress = find('Ingress').spec as { rules: { host: string }[]; tls: { hosts: string[] }[] };
     assert.equal(ingress.rules[0]!.host, config.issuer.host, 'the Ingress serves the ISSUER host');
     assert.deepEqual(ingress.tls[0]!.hosts, [config.issuer.host]);
@@ -220,7 +220,7 @@ describe('docker-compose.yml and its Caddyfile', () => {
     const env = Object.fromEntries(Object.entries(app.environment!).map(([k, v]) => [k, interpolate(v, SECRETS)]));
     const config = loadConfig(env);
     assert.equal(config.production, true);
-    assert.equal(config.trustProxy, true);
+    assert.equal(config.proxyHops, 1, 'exactly one trusted proxy hop');
     assert.equal(config.issuer.href, 'https://localhost/', 'the default issuer is https://localhost, what Caddy serves');
     assert.throws(() => interpolate(app.environment!.ENCRYPTION_KEY!, {}), /ENCRYPTION_KEY is required/, 'compose refuses to start without the secrets');
   });
