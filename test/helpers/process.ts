@@ -20,13 +20,25 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-export function spawnEntry(entry: 'src/main.ts' | 'src/cli/index.ts', args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export type Entry = 'src/main.ts' | 'src/cli/index.ts';
+
+/** Where an entry comes from: the sources through tsx (`npm start`), or the compiled JavaScript of a build directory (the image). */
+export interface From {
+  build?: string;
+}
+
+/** The argv that runs `entry`: `--import tsx src/….ts`, or `<build>/src/….js` with no TypeScript loader at all. */
+export function entryArgs(entry: Entry, from: From = {}): string[] {
+  return from.build ? [path.join(from.build, entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', entry];
+}
+
+export function spawnEntry(entry: Entry, args: string[], env: Record<string, string>, from: From = {}): ChildProcess {
+  return spawn(process.execPath, [...entryArgs(entry, from), ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Runs an entry point to its end. One that is still running after `ceilingMs` (generous: a loaded machine is slow) is killed, and the test fails. */
-export function run(entry: 'src/main.ts' | 'src/cli/index.ts', args: string[], env: Record<string, string>, ceilingMs = 180_000): Promise<RunResult> {
-  const child = spawnEntry(entry, args, env);
+export function run(entry: Entry, args: string[], env: Record<string, string>, from: From = {}, ceilingMs = 180_000): Promise<RunResult> {
+  const child = spawnEntry(entry, args, env, from);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -43,7 +55,7 @@ export function run(entry: 'src/main.ts' | 'src/cli/index.ts', args: string[], e
   });
 }
 
-export const cli = (args: string[], env: Record<string, string>) => run('src/cli/index.ts', args, env);
+export const cli = (args: string[], env: Record<string, string>, from: From = {}) => run('src/cli/index.ts', args, env, from);
 
 /** A port nothing listens on now, for a child that must be given its port (with PORT=0 the default issuer would say port 0). */
 export async function freePort(): Promise<number> {
@@ -108,11 +120,11 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** `npm start` as a user runs it, on `env`'s database, listening on a free port of 127.0.0.1; resolves once it listens. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+/** `npm start` (or a build's compiled server) as a user runs it, on `env`'s database, listening on a free port of 127.0.0.1; resolves once it listens. */
+export async function startServerProcess(env: Record<string, string>, from: From = {}): Promise<ServerProcess> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const child = spawnEntry('src/main.ts', [], { ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer });
+  const child = spawnEntry('src/main.ts', [], { ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer }, from);
   let output = '';
   // Always drained: a child whose pipe fills up blocks on its next log line.
   child.stdout!.on('data', (d) => (output += d));
