@@ -6,6 +6,7 @@ import { after, before, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { describeEachDatabase } from '../helpers/db.ts';
 import { createAgent, requestChallenge, startLogin, verify } from '../helpers/login.ts';
+import { relyingParty } from '../helpers/raw-rp.ts';
 import { REDIRECT_URI, startTestServer, type TestServer } from '../helpers/server.ts';
 import { SWEEP_GRACE_SECONDS, sweepExpired } from '../../src/db/sweep.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
@@ -34,20 +35,7 @@ describeEachDatabase('bounded state under abuse', (backend) => {
     await drop?.();
   });
 
-  const authorizationUrl = (state: string) => {
-    const url = new URL('/auth', server.issuer);
-    for (const [k, v] of Object.entries({
-      client_id: client.client_id,
-      redirect_uri: REDIRECT_URI,
-      response_type: 'code',
-      scope: 'openid',
-      nonce: 'n',
-      state,
-    })) {
-      url.searchParams.set(k, v);
-    }
-    return url;
-  };
+  const authorizationUrl = (state: string) => relyingParty(server).authorization(client, { state }).url;
   const rows = async () => {
     const knex = server.ctx.database!.knex;
     const count = async (table: string) => Number((await knex(table).count({ n: '*' }))[0]!.n);

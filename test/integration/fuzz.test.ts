@@ -9,6 +9,7 @@ import { describeEachDatabase } from '../helpers/db.ts';
 import { createAgent, startLogin } from '../helpers/login.ts';
 import { rawRequest, type RawRequest } from '../helpers/raw-http.ts';
 import { REDIRECT_URI, startTestServer, type TestServer } from '../helpers/server.ts';
+import { relyingParty } from '../helpers/raw-rp.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
 
 const MB = 1024 * 1024;
@@ -207,18 +208,7 @@ function suite(backend: Parameters<Parameters<typeof describeEachDatabase>[1]>[0
     server = await startTestServer(db, { overrides: { logger } });
     const client = await server.addClient();
     const agent = createAgent(server.issuer);
-    const url = new URL('/auth', server.issuer);
-    for (const [k, v] of Object.entries({
-      client_id: client.client_id,
-      redirect_uri: REDIRECT_URI,
-      response_type: 'code',
-      scope: 'openid',
-      state: 's',
-      nonce: 'n',
-    })) {
-      url.searchParams.set(k, v);
-    }
-    const uid = await startLogin(agent, url);
+    const uid = await startLogin(agent, relyingParty(server).authorization(client).url);
     const cookie = await agent.jar.getCookieString(`${server.issuer}/interaction/${uid}`);
     const discovery = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     t = { client, uid, cookie, discovery };

@@ -7,6 +7,7 @@ import { after, before, it } from 'node:test';
 import { createAgent, startLogin, type Agent } from '../helpers/login.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { describeEachStore, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+import { relyingParty } from '../helpers/raw-rp.ts';
 import { errors } from 'oidc-provider';
 import { toAppError } from '../../src/http/errors.ts';
 import { createPayloadAdapter } from '../../src/oidc/adapter.ts';
@@ -95,17 +96,7 @@ function suite(start: () => Promise<{ server: TestServer; stop(): Promise<void> 
 
   it('finds nothing for a NUL hidden inside an id_token_hint', async () => {
     const hint = `${b64url({ alg: 'none' })}.${b64url({ aud: 'a\u0000b', iss: server.issuer, sub: 'x' })}.`;
-    const auth = new URL('/auth', server.issuer);
-    for (const [k, v] of Object.entries({
-      client_id: client.client_id,
-      redirect_uri: REDIRECT_URI,
-      response_type: 'code',
-      scope: 'openid',
-      id_token_hint: hint,
-      ...PKCE,
-    })) {
-      auth.searchParams.set(k, v);
-    }
+    const auth = relyingParty(server).authorization(client, { id_token_hint: hint }).url;
     const authRes = await fetch(auth, { redirect: 'manual' });
     assert.equal(authRes.status, 303);
     assert.equal(new URL(authRes.headers.get('location')!).searchParams.get('error'), 'invalid_request');
