@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { AppContext } from '../context.ts';
-import { AppError, isDatabaseUnavailable } from '../errors.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import type { RateDecision, RateRule } from './ports.ts';
 import { protocolRequest } from './protocol-request.ts';
 
@@ -109,15 +109,8 @@ export function createProtocolGate(deps: AppContext): ProtocolGate {
     }
     if (!CLIENT_AUTH_PATHS.has(ctx.path) || !clientRules.some((r) => r.limit > 0)) return next();
 
-    let request;
-    try {
-      request = await protocolRequest(ctx);
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      ctx.status = err.status;
-      ctx.body = { error: err.code, error_description: err.message };
-      return;
-    }
+    // Already read, and checked, by the input check in front (app.ts).
+    const request = await protocolRequest(ctx);
     const clientId = claimedClientId(ctx, request.params);
     if (!clientId) return next();
     // Checked before oidc-provider compares any secret: while a client id is refused, the right secret is too.
