@@ -221,7 +221,7 @@ const variables = z.object({
   CLIENT_AUTH_FAILURE_LIMIT: perMinute(10).meta({
     description:
       'Failed client authentications (401 `invalid_client`) per minute for one client id at `/token`, `/token/introspection` and `/token/revocation`. ' +
-      'Beyond it every request for that client id, even with the right secret, is refused with 429 `rate_limited` and `Retry-After` until the minute ends. `0` turns it off.',
+      'Once one more has failed, every request for that client id, even with the right secret, is refused with 429 `rate_limited` and `Retry-After` until the minute ends. `0` turns it off.',
   }),
   CLIENT_LOCKOUT_LIMIT: intIn(0, 1_000_000)
     .default(50)
