@@ -24,6 +24,7 @@ import { createPages, type Pages } from './http/pages.ts';
 import type { LoginEventStore, RateLimiter } from './http/ports.ts';
 import { createRateLimiter, memoryRateCounters } from './http/rate-limit.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type Metrics, type WatchedDatabase } from './metrics/metrics.ts';
 import { combineObservers, createLogObserver, type Observer } from './observer.ts';
 import { createClientAdapter, createPayloadAdapter } from './oidc/adapter.ts';
 import { noNames, type AccountStore, type ClientStore, type NameResolver, type PayloadStore, type SigningKeyStore } from './oidc/ports.ts';
@@ -81,6 +82,8 @@ export interface AppContext extends Ports {
   siwe: SiweService;
   pages: Pages;
   provider: Provider;
+  /** Prometheus metrics on this context's own registry (served by metrics/server.ts when METRICS_PORT is set). */
+  metrics: Metrics;
   /** Which secp256k1 implementation the EOA verifier uses. */
   signatureRecovery: RecoveryImplementation;
   /** Resolves when the storage answers; rejects otherwise. */
@@ -150,6 +153,10 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   try {
     await stores.signingKeys.ensure();
     const signingKeys: JWK[] = await stores.signingKeys.list();
+    const metrics = createMetrics(clock);
+    const signing = new Set(signingKeys.map((k) => k.kid));
+    metrics.watchSigningKeys((await stores.signingKeys.listCreated()).filter((k) => signing.has(k.kid)));
+    if (database) metrics.watchDatabase(database.knex as unknown as WatchedDatabase);
     let cookieKeys = config.cookieKeys;
     if (!cookieKeys) {
       cookieKeys = await stores.secrets.getOrCreate('cookie_keys', generateCookieKeys);
@@ -161,7 +168,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       nameResolver: overrides.nameResolver ?? noNames,
       // Shared by every instance through the database; per process only with the in-memory stores.
       rateLimiter: overrides.rateLimiter ?? createRateLimiter(database ? createPostgresRateCounters(database.sql) : memoryRateCounters),
-      observer: overrides.observer ?? combineObservers(createLogObserver(logger)),
+      // Metrics count every outcome whichever observer reports it.
+      observer: combineObservers(overrides.observer ?? createLogObserver(logger), metrics.observer),
     };
     const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });
     const clientAdapter = createClientAdapter(stores.clients, config.clientCacheTtlSeconds);
@@ -194,6 +202,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       siwe,
       pages,
       provider,
+      metrics,
       signatureRecovery: recovery.implementation,
       async checkHealth() {
         if (database) await database.knex.raw('SELECT 1');

@@ -7,6 +7,7 @@ import { startSweeper } from './db/sweep.ts';
 import { readEnvironment } from './env.ts';
 import { describeFatal } from './errors.ts';
 import { createApp } from './http/app.ts';
+import { startMetricsServer } from './metrics/server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig(readEnvironment());
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   const server = createApp(ctx).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;
+  const metrics = config.metrics && (await startMetricsServer(ctx.metrics, logger, config.metrics));
   // On PGlite, CLI commands run here, on this process's own stores: the data directory admits no second process.
   const admin = ctx.database?.lock;
   admin?.serve(async (argv) => {
@@ -32,7 +34,14 @@ async function main(): Promise<void> {
     return result;
   });
   logger.info(
-    { issuer: config.issuer.origin, port, database: config.database.kind, adminSocket: admin?.socketPath, signatureRecovery: ctx.signatureRecovery },
+    {
+      issuer: config.issuer.origin,
+      port,
+      metricsPort: metrics?.port,
+      database: config.database.kind,
+      adminSocket: admin?.socketPath,
+      signatureRecovery: ctx.signatureRecovery,
+    },
     'wallet-oidc listening',
   );
 
@@ -46,6 +55,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     sweeper.stop();
+    void metrics?.close();
     server.close(() => void ctx.close().finally(() => process.exit(0)));
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 10_000).unref();

@@ -289,6 +289,19 @@ const variables = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be a pino level')
     .default('info')
     .meta({ description: 'The lowest pino level logged. The CLI logs at `warn` (to stderr) unless `LOG_LEVEL` is set.' }),
+  METRICS_PORT: intIn(0, 65535)
+    .optional()
+    .meta({
+      description:
+        'TCP port of a second listener that serves Prometheus metrics at `/metrics` (docs/operations.md). Never served on `PORT`: keep this one off the public network.',
+      unset: 'no metrics listener',
+      examples: ['9464'],
+    }),
+  METRICS_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .meta({ description: 'Address the metrics listener binds to (`METRICS_PORT`); `0.0.0.0` or a private interface for a scraper on another host.' }),
 });
 
 type Variables = z.output<typeof variables>;
@@ -431,6 +444,8 @@ export const configSchema = z
       clientLockout: { name: 'client-lockout', limit: v.CLIENT_LOCKOUT_LIMIT, windowSeconds: 3600, blockSeconds: v.CLIENT_LOCKOUT },
     },
     logLevel: v.LOG_LEVEL,
+    /** The Prometheus listener (src/metrics/server.ts); undefined when METRICS_PORT is unset. */
+    metrics: v.METRICS_PORT === undefined ? undefined : { port: v.METRICS_PORT, host: v.METRICS_HOST },
     brand: { productName: v.PRODUCT_NAME, logoUrl: v.BRAND_LOGO_URL, color: v.BRAND_COLOR, statement: v.BRAND_STATEMENT },
   }));
 

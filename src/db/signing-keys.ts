@@ -17,6 +17,12 @@ export function createSigningKeys(db: Db, box: SecretBox, clock: Clock): Signing
       const rows = await db('signing_keys').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'kid' }]);
       return rows.map((r: { private_jwk_sealed: string }) => JSON.parse(box.open(r.private_jwk_sealed)) as JWK);
     },
+    async listCreated() {
+      const rows: Array<{ kid: string; created_at: Date }> = await db('signing_keys')
+        .select('kid', 'created_at')
+        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'kid' }]);
+      return rows.map((r) => ({ kid: r.kid, createdAt: new Date(r.created_at) }));
+    },
     rotate: () => insertKey(db),
     async ensure() {
       // An advisory lock keeps two instances starting at once from generating two keys.

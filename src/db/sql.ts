@@ -35,6 +35,8 @@ export function createSql(db: Db): Sql {
   const pg = db.client.config.client === 'pg';
   // The connection of the transaction the caller is in, if any.
   const held = new AsyncLocalStorage<Connection>();
+  // knex's query id, so listeners (the metrics' query latency) pair each query with its answer.
+  let queryCount = 0;
 
   const acquire = async () => {
     try {
@@ -53,14 +55,20 @@ export function createSql(db: Db): Sql {
 
   return {
     async query<R>(text: string, values: readonly unknown[], name?: string) {
-      // knex's own event, so its query listeners (logging, the benchmark's counter) see these too.
-      db.emit('query', { sql: text, bindings: values });
+      // knex's own events, so its query listeners (logging, the benchmark's counter, metrics) see these too.
+      const event = { sql: text, bindings: values, __knexQueryUid: `sql-${++queryCount}` };
       const inTransaction = held.getStore();
       const connection = inTransaction ?? (await acquire());
+      // After the pool gave a connection, as knex does: the wait for one is the pool's gauges' to show.
+      db.emit('query', event);
       try {
         const result = await run(connection, text, values, name);
+        db.emit('query-response', result, event);
         const changed = result.affectedRows ?? 0;
         return { rows: result.rows as R[], rowCount: Math.max(result.rowCount ?? 0, changed) };
+      } catch (err) {
+        db.emit('query-error', err, event);
+        throw err;
       } finally {
         if (!inTransaction) await client.releaseConnection(connection);
       }

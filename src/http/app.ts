@@ -10,6 +10,7 @@ import { createInteractionPages } from './interaction-pages.ts';
 import { createLoginApi } from './login-api.ts';
 import { createProtocolGate } from './protocol-gate.ts';
 import { protocolRequest } from './protocol-request.ts';
+import { nameEndpoint, requestMetrics } from './request-metrics.ts';
 
 const wired = new WeakSet<object>();
 /** Adds middleware to oidc-provider once, however many apps are built over one context. */
@@ -33,6 +34,8 @@ export function createApp(deps: AppContext): Koa {
     if (clientFault) deps.logger.debug({ status, code, message }, 'request refused or cut short');
     else deps.logger.error({ err }, 'request failed');
   });
+  // Outermost, so refusals by the input gate are timed and counted too.
+  app.use(requestMetrics(deps));
   // Before anything reads the request: malformed input never reaches a route, oidc-provider or the database.
   app.use(inputGate());
 
@@ -102,7 +105,10 @@ export function createApp(deps: AppContext): Koa {
   const gate = createProtocolGate(deps);
   app.use(gate.gate);
   // Before callback(): Koa composes an app's middleware when its callback is made.
-  wireOnce(deps.provider, () => deps.provider.use(gate.countFailures));
+  wireOnce(deps.provider, () => {
+    deps.provider.use(nameEndpoint);
+    deps.provider.use(gate.countFailures);
+  });
   const protocol = deps.provider.callback();
   const issuer = deps.config.issuer;
   app.use(async (ctx) => {

@@ -54,6 +54,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
    * limit's refusal is audited and reported once per key and window (the first), never per request.
    */
   async function refused(ctx: Context & { state: LoginApiState }, err: AppError) {
+    // Every refusal counts in the metrics, which cost no row.
+    if (err instanceof RateLimitedError) app.metrics.rateLimited(err.rule);
     if (err instanceof RateLimitedError && !err.first) return;
     const event: LoginEvent = { ...eventBase(ctx), ...ctx.state.login, at: clock(), outcome: 'refused', reason: err.code };
     observer.login(event);
@@ -149,7 +151,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
       // The address the message claims (unverified): the key that was refused, for the audit row.
       ctx.state.login.address = address;
       ctx.set('Retry-After', String(decision.retryAfterSeconds));
-      throw new RateLimitedError(decision, 'too many sign-in attempts for this address');
+      throw new RateLimitedError(decision, app.config.rateLimits.verifyAddress, 'too many sign-in attempts for this address');
     }
   }
 

@@ -103,6 +103,7 @@ export function createProtocolGate(deps: AppContext): ProtocolGate {
     if (!rule) return next();
     const byIp = await rateLimiter.hit(rule, ctx.ip);
     if (!byIp.allowed) {
+      deps.metrics.rateLimited(rule.name);
       // One line per address and window: the refusals themselves are the flood.
       if (byIp.first) logger.warn({ ip: ctx.ip, rule: rule.name }, 'rate limit reached');
       return refuse(ctx, byIp, 'too many requests from this address');
@@ -114,8 +115,13 @@ export function createProtocolGate(deps: AppContext): ProtocolGate {
     const clientId = claimedClientId(ctx, request.params);
     if (!clientId) return next();
     // Checked before oidc-provider compares any secret: while a client id is refused, the right secret is too.
-    const refused = (await Promise.all(clientRules.map((r) => rateLimiter.check(r, clientId)))).find((d) => !d.allowed);
-    if (refused && !refused.allowed) return refuse(ctx, refused, 'too many failed authentications for this client');
+    const decisions = await Promise.all(clientRules.map((r) => rateLimiter.check(r, clientId)));
+    const refusedBy = decisions.findIndex((d) => !d.allowed);
+    const refused = decisions[refusedBy];
+    if (refused && !refused.allowed) {
+      deps.metrics.rateLimited(clientRules[refusedBy]!.name);
+      return refuse(ctx, refused, 'too many failed authentications for this client');
+    }
     claimed.set(request.req, clientId);
     await next();
   };

@@ -10,11 +10,14 @@ import type { RateCounters, RateDecision, RateLimiter, RateRule } from './ports.
 export class RateLimitedError extends AppError {
   readonly retryAfterSeconds: number;
   readonly first: boolean;
+  /** The name of the rule that refused. */
+  readonly rule: string;
 
-  constructor(decision: Extract<RateDecision, { allowed: false }>, description = 'too many requests') {
+  constructor(decision: Extract<RateDecision, { allowed: false }>, rule: RateRule, description = 'too many requests') {
     super('rate_limited', `${description}; try again in ${decision.retryAfterSeconds} s`);
     this.retryAfterSeconds = decision.retryAfterSeconds;
     this.first = decision.first;
+    this.rule = rule.name;
   }
 }
 
@@ -77,7 +80,7 @@ export function rateLimit(limiter: RateLimiter, rule: RateRule): Middleware {
     const decision = await limiter.hit(rule, ctx.ip);
     if (!decision.allowed) {
       ctx.set('Retry-After', String(decision.retryAfterSeconds));
-      throw new RateLimitedError(decision, 'too many requests from this address');
+      throw new RateLimitedError(decision, rule, 'too many requests from this address');
     }
     await next();
   };

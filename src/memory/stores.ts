@@ -24,6 +24,12 @@ export function createMemoryStores(clock: Clock): MemoryStores {
   const challengesPer = new Map<string, number>();
   const payloads = new Map<string, StoredPayload & { expiresAt: Date | undefined }>();
   const keys: ReturnType<typeof generateRsaJwk>[] = [];
+  const keyCreated = new Map<string, Date>();
+  const newKey = () => {
+    const jwk = generateRsaJwk();
+    keyCreated.set(jwk.kid as string, clock());
+    return jwk;
+  };
   const secrets = new Map<string, unknown>();
   const events: LoginEvent[] = [];
   const key = (model: string, id: string) => `${model}\0${id}`;
@@ -109,13 +115,14 @@ export function createMemoryStores(clock: Clock): MemoryStores {
     },
     signingKeys: {
       list: async () => keys.map((k) => ({ ...k })),
+      listCreated: async () => keys.map((k) => ({ kid: k.kid as string, createdAt: keyCreated.get(k.kid as string)! })),
       async rotate() {
-        const jwk = generateRsaJwk();
+        const jwk = newKey();
         keys.unshift(jwk);
         return jwk.kid as string;
       },
       async ensure() {
-        if (!keys.length) keys.push(generateRsaJwk());
+        if (!keys.length) keys.push(newKey());
       },
     },
     secrets: {

@@ -62,6 +62,8 @@ export interface PayloadStore {
 export interface SigningKeyStore {
   /** Private JWKs, newest first: oidc-provider signs with the first of an algorithm and publishes all. */
   list(): Promise<JWK[]>;
+  /** Each key's id and creation time, newest first, in the order of `list` (for the metrics' key age). */
+  listCreated(): Promise<Array<{ kid: string; createdAt: Date }>>;
   /** Adds a new key that becomes the active one; older keys stay published so their tokens still verify. */
   rotate(): Promise<string>;
   /** Generates a key when none exists yet. */

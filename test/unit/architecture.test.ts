@@ -32,11 +32,12 @@ const ALLOWED: Record<string, string[]> = {
   db: ['core', 'config', 'migrations', ...PORTS],
   memory: ['core', ...PORTS],
   admin: ['core'],
-  context: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'memory', 'admin', ...PORTS],
-  entry: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'admin', 'context', ...PORTS],
+  metrics: ['core'],
+  context: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'memory', 'admin', 'metrics', ...PORTS],
+  entry: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'admin', 'metrics', 'context', ...PORTS],
 };
 /** Type-only imports allowed on top: the handlers receive the context, and memory/ implements its Stores. */
-const TYPE_ONLY: Record<string, string[]> = { http: ['context'], memory: ['context'] };
+const TYPE_ONLY: Record<string, string[]> = { http: ['context'], memory: ['context'], metrics: ['context'] };
 
 function sources(dir = SRC): string[] {
   return fs
