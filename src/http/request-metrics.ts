@@ -7,6 +7,21 @@ import type { AppContext } from '../context.ts';
 /** oidc-provider's endpoint name for each request it answered (set inside it, read in front). */
 const endpoints = new WeakMap<IncomingMessage, string>();
 
+/**
+ * oidc-provider's names for its default routes that the gates in front (input checks, rate limits)
+ * may answer before it runs; any other request it never saw is `unmatched`.
+ */
+const GATED_ENDPOINTS: Record<string, string> = {
+  '/auth': 'authorization',
+  '/token': 'token',
+  '/token/introspection': 'introspection',
+  '/token/revocation': 'revocation',
+  '/session/end': 'end_session',
+  '/session/end/confirm': 'end_session_confirm',
+};
+
+const routeInFront = (path: string) => (Object.hasOwn(GATED_ENDPOINTS, path) ? GATED_ENDPOINTS[path]! : path.startsWith('/static/') ? 'static' : 'unmatched');
+
 /** Inside oidc-provider (`provider.use`): remembers which of its routes matched. */
 export const nameEndpoint: Middleware = async (ctx, next) => {
   try {
@@ -33,7 +48,7 @@ export function requestMetrics(deps: Pick<AppContext, 'metrics'>): Middleware {
       throw err;
     } finally {
       const matched = (ctx as { _matchedRoute?: string | RegExp })._matchedRoute;
-      const route = typeof matched === 'string' ? matched : (endpoints.get(ctx.req) ?? (ctx.path.startsWith('/static/') ? 'static' : 'unmatched'));
+      const route = typeof matched === 'string' ? matched : (endpoints.get(ctx.req) ?? routeInFront(ctx.path));
       deps.metrics.request(route, ctx.method, status, Number(process.hrtime.bigint() - start) / 1e9);
     }
   };
