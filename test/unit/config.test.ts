@@ -46,7 +46,7 @@ function setup() {
   return { production, refused, problems };
 }
 
-/** One invalid value per variable. HOST and DATA_DIR are free-form: any non-empty value is valid, and empty means unset. */
+/** One invalid value per variable. HOST, METRICS_HOST and DATA_DIR are free-form: any non-empty value is valid, and empty means unset. */
 const INVALID: Record<string, string[]> = {
   NODE_ENV: ['staging'],
   PORT: ['http', '-1', '70000', '3000.5'],
@@ -83,8 +83,9 @@ const INVALID: Record<string, string[]> = {
   CLIENT_LOCKOUT_LIMIT: ['-1', '1000001'],
   CLIENT_LOCKOUT: ['0', '86401'],
   LOG_LEVEL: ['loud'],
+  METRICS_PORT: ['metrics', '-1', '70000'],
 };
-const FREE_FORM = ['HOST', 'DATA_DIR'];
+const FREE_FORM = ['HOST', 'DATA_DIR', 'METRICS_HOST'];
 
 describe('loadConfig', () => {
   it('works with no variables at all, with development defaults', () => {
