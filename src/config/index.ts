@@ -371,12 +371,21 @@ export const PRODUCTION_RULES: readonly ProductionRule[] = [
 ];
 
 /**
- * The production rules, as a check on the whole object. It runs even when some variables are
+ * The production rules (and the one rule across variables that holds in every mode), as a check on the whole object. It runs even when some variables are
  * malformed, so their problems and the production ones are reported together; a rule never reads
  * a malformed variable (its value is whatever zod left there).
  */
 function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variables>): void {
   const malformed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+  // In every mode: two listeners cannot share a port (0 picks a free one for each).
+  if (!malformed.has('METRICS_PORT') && !malformed.has('PORT') && env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['METRICS_PORT'],
+      message: `must differ from PORT (${env.PORT}): metrics have a listener of their own`,
+      input: env.METRICS_PORT,
+    });
+  }
   if (malformed.has('NODE_ENV') || env.NODE_ENV !== 'production') return;
   for (const rule of PRODUCTION_RULES) {
     if ([rule.variable, ...rule.reads].some((name) => malformed.has(name))) continue;

@@ -9,12 +9,14 @@ import { createLogger } from '../../src/logger.ts';
 import { startMetricsServer, type MetricsServer } from '../../src/metrics/server.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
 import { createPgliteDatabase, describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
-import { createAgent, followToClient, requestChallenge, signIn, startLogin, verify } from '../helpers/login.ts';
+import { createAgent, followToClient, postJson, requestChallenge, signIn, startLogin, verify } from '../helpers/login.ts';
 import { freePort, startServerProcess } from '../helpers/process.ts';
 import { relyingParty } from '../helpers/raw-rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const AUTH_LIMIT = 3;
+/** The login API's budget per IP in this suite: the requests of two logins, and one more. */
+const LOGIN_LIMIT = 5;
 const HOUR_MS = 3_600_000;
 
 /** The scrape as a map from `name{labels}` (labels as Prometheus prints them) to its value. */
@@ -40,7 +42,10 @@ describeEachDatabase('metrics', (backend) => {
 
   before(async () => {
     db = await backend.create();
-    server = await startTestServer(db, { env: { AUTHORIZATION_RATE_LIMIT: String(AUTH_LIMIT) }, clock: () => new Date(Date.now() + offsetMs) });
+    server = await startTestServer(db, {
+      env: { AUTHORIZATION_RATE_LIMIT: String(AUTH_LIMIT), LOGIN_RATE_LIMIT: String(LOGIN_LIMIT) },
+      clock: () => new Date(Date.now() + offsetMs),
+    });
     listener = await startMetricsServer(server.ctx.metrics, createLogger('silent'), { port: 0, host: '127.0.0.1' });
     client = await server.addClient();
   });
@@ -69,12 +74,19 @@ describeEachDatabase('metrics', (backend) => {
     for (let i = 0; i < AUTH_LIMIT; i++) statuses.push((await fetch(rp.authorization(client).url, { redirect: 'manual' })).status);
     assert.deepEqual(statuses, [303, 429, 429]);
 
+    // Four login API requests so far (two challenges, two verifies): one more is allowed, then each is refused.
+    const loginStatuses: number[] = [];
+    for (let i = 0; i < 2; i++)
+      loginStatuses.push((await postJson(other, `/interaction/${uid}/challenge`, { address: Wallet.createRandom().address, chainId: 1 })).status);
+    assert.equal(loginStatuses[1], 429, loginStatuses.join(' '));
+
     const now = await scrape(metricsUrl());
     const moved = (key: string) => (now.get(key) ?? 0) - (before.get(key) ?? 0);
     const id = client.client_id;
     assert.equal(moved(`wallet_oidc_logins_total{outcome="success",reason="",client="${id}"}`), 1);
     assert.equal(moved(`wallet_oidc_logins_total{outcome="refused",reason="${reason}",client="${id}"}`), 1);
     assert.equal(moved('wallet_oidc_rate_limited_total{rule="auth"}'), 2);
+    assert.equal(moved('wallet_oidc_rate_limited_total{rule="login"}'), 1);
     assert.equal(moved('wallet_oidc_http_request_duration_seconds_count{route="authorization",method="GET",status="429"}'), 2);
     assert.equal(moved('wallet_oidc_http_request_duration_seconds_count{route="/interaction/:uid/verify",method="POST",status="200"}'), 1);
     assert.equal(moved(`wallet_oidc_http_request_duration_seconds_count{route="/interaction/:uid/verify",method="POST",status="${refusal.status}"}`), 1);

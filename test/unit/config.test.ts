@@ -136,6 +136,12 @@ describe('loadConfig', () => {
     assert.deepEqual(refused({ ...production, COOKIE_KEYS: undefined, LOG_LEVEL: 'loud' }).sort(), ['COOKIE_KEYS', 'LOG_LEVEL']);
   });
 
+  it('refuses METRICS_PORT equal to PORT, naming it, and lets each be 0', () => {
+    assert.throws(() => loadConfig({ PORT: '4000', METRICS_PORT: '4000' }), /METRICS_PORT: must differ from PORT \(4000\)/);
+    assert.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metrics?.port, 0);
+    assert.equal(loadConfig({ PORT: '4000', METRICS_PORT: '9464' }).metrics?.port, 9464);
+  });
+
   it('treats an empty string as unset', () => {
     const config = loadConfig({ NODE_ENV: '', PORT: '', ISSUER: '', DATABASE_URL: '', COOKIE_KEYS: '', ENCRYPTION_KEY: '', ALLOWED_CHAINS: '', LOG_LEVEL: '' });
     assert.deepEqual(config, loadConfig({}));
