@@ -6,12 +6,10 @@ import type { CommandResult } from '../admin/protocol.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { AppContext, Database, Stores } from '../context.ts';
-import { migrationStatus } from '../db/knex.ts';
 import { sweepExpired } from '../db/sweep.ts';
 import { describeFatal, EXIT, UsageError } from '../errors.ts';
-import { registerClient, updateClient } from '../oidc/clients.ts';
+import { CLIENT_AUTH_METHODS, registerClient, updateClient } from '../oidc/clients.ts';
 import type { StoredClient } from '../oidc/ports.ts';
-import { CLIENT_AUTH_METHODS } from '../oidc/provider.ts';
 
 /** Where a command finds the data: opened by this CLI process, or the running server's own (admin socket). */
 export interface CommandRuntime {
@@ -93,6 +91,8 @@ export function buildCli({ withStores, withContext }: CommandRuntime, output: Co
     .description('apply pending database migrations (the server also does this at start-up)')
     .action(async () => {
       await withStores(async ({ database }) => {
+        // Loaded when needed: `--help` and the other commands never load knex's migrator.
+        const { migrationStatus } = await import('../db/knex.ts');
         const { done } = await migrationStatus(database.knex);
         print(`database is up to date (${done.length} migrations applied)`);
       });

@@ -3,7 +3,6 @@
 import { sendCommand } from '../admin/send-command.ts';
 import { systemClock } from '../clock.ts';
 import { loadConfig } from '../config/index.ts';
-import { createContext, openDatabase } from '../context.ts';
 import { readEnvironment } from '../env.ts';
 import { DataDirLockedError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
@@ -24,6 +23,8 @@ function configure() {
 const direct: CommandRuntime = {
   async withStores(fn) {
     const { config, logger } = configure();
+    // The server's modules load only when a command needs them: `--help` and usage errors answer without them.
+    const { openDatabase } = await import('../context.ts');
     const opened = await openDatabase(config, systemClock, logger);
     try {
       return await fn({ ...opened, config });
@@ -33,6 +34,7 @@ const direct: CommandRuntime = {
   },
   async withContext(fn) {
     const { config, logger } = configure();
+    const { createContext } = await import('../context.ts');
     const ctx = await createContext(config, { logger });
     try {
       return await fn(ctx);

@@ -6,6 +6,12 @@ import type { ClientMetadata } from 'oidc-provider';
 import type { ClientStore, StoredClient } from './ports.ts';
 import { ClientMetadataError } from '../errors.ts';
 
+/**
+ * Client auth methods offered (docs: clientAuthMethods): what Auth0, Keycloak, Okta and SPAs send.
+ * Here, not in provider.ts: the CLI offers them as choices without loading oidc-provider.
+ */
+export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'client_secret_jwt', 'private_key_jwt', 'none'] as const;
+
 type ClientClass = new (metadata: ClientMetadata) => { metadata(): Record<string, unknown> };
 // needsSecret is public in oidc-provider's Client (lib/models/client.js) though its types omit it.
 type ClientStatics = { validate(m: ClientMetadata): Promise<void>; needsSecret(m: ClientMetadata): boolean };

@@ -4,6 +4,7 @@ import Provider, { errors, type Configuration, type JWK } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { endAnonymousLogout } from './anonymous-logout.ts';
 import type { Observer } from '../observer.ts';
+import { CLIENT_AUTH_METHODS } from './clients.ts';
 import { CLAIMS, createFindAccount } from './claims.ts';
 import { loadExistingGrant } from './grants.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
@@ -27,9 +28,6 @@ export interface ProviderDeps {
   pages: ProviderPages;
   observer: Observer;
 }
-
-/** Client auth methods offered (docs: clientAuthMethods): what Auth0, Keycloak, Okta and SPAs send. */
-export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'client_secret_jwt', 'private_key_jwt', 'none'] as const;
 
 /** Response types offered: code for every RP, id_token and code id_token for Auth0's front channel. */
 export const RESPONSE_TYPES = ['code', 'id_token', 'code id_token'] as const;

@@ -76,3 +76,30 @@ describe('the import rule', () => {
     for (const layer of layers) assert.ok(layer in ALLOWED, `src layer ${layer} is not in the rule`);
   });
 });
+
+/** Every module and package a file loads before its code runs: its static value imports, followed through src/ and migrations/. */
+function staticClosure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const [statement, spec] of fs.readFileSync(file, 'utf8').matchAll(/^import\s[^;]*?from\s+'([^']+)';|^import\s+'([^']+)';/gms)) {
+      const target = spec ?? statement.match(/'([^']+)'/)![1]!;
+      if (/^import\s+type\s/.test(statement)) continue;
+      if (target.startsWith('.')) visit(path.resolve(path.dirname(file), target));
+      else seen.add(target);
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+describe('the CLI entry point', () => {
+  it('loads neither the provider, the web app nor the database before a command needs them (fast --help)', () => {
+    const loaded = [...staticClosure(path.join(SRC, 'cli/index.ts'))].map((m) => (m.startsWith(ROOT) ? path.relative(ROOT, m) : m));
+    const heavy = loaded.filter(
+      (m) => ['oidc-provider', 'koa', 'knex', 'knex-pglite', '@electric-sql/pglite', 'pg'].includes(m) || /^src\/(context|http\/|oidc\/provider)/.test(m),
+    );
+    assert.deepEqual(heavy, []);
+  });
+});
