@@ -38,6 +38,13 @@ export function requestLog(logger: Logger, trustProxy: boolean): Middleware {
   };
   const log = pinoHttp({
     logger,
+    // pino-http would bind the whole request (URL with its query, headers) and response to its lines: only our fields go out.
+    quietReqLogger: true,
+    quietResLogger: true,
+    // The id is among the line's fields below; pino-http's own binding of it is dropped, or the key would appear twice.
+    customAttributeKeys: { reqId: 'pinoHttpRequestId' },
+    serializers: { pinoHttpRequestId: () => undefined },
+    wrapSerializers: false,
     genReqId: (req, res) => {
       const id = chooseRequestId(req.headers['x-request-id'], trustProxy);
       res.setHeader('X-Request-Id', id);
