@@ -57,7 +57,13 @@ describe('request logs', () => {
     const res = await fetch(`${server().issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nope', redirect_uri: 'https://rp.example.com/callback', client_id: client.client_id, client_secret: client.client_secret! }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: 'nope',
+        redirect_uri: 'https://rp.example.com/callback',
+        client_id: client.client_id,
+        client_secret: client.client_secret!,
+      }),
     });
     assert.equal(res.status, 400);
     const id = res.headers.get('x-request-id');
@@ -145,7 +151,10 @@ describe('request logs', () => {
     // The login-outcome line carries the request id of the verify that produced it.
     const success = logs.lines().find((l) => l.msg === 'login succeeded' && l.address === wallet.address);
     assert.ok(success);
-    assert.deepEqual({ clientId: success.clientId, chainId: success.chainId, outcome: success.outcome }, { clientId: client.client_id, chainId: 1, outcome: 'success' });
+    assert.deepEqual(
+      { clientId: success.clientId, chainId: success.chainId, outcome: success.outcome },
+      { clientId: client.client_id, chainId: 1, outcome: 'success' },
+    );
     const verifyLine = logs.lines().find((l) => l.msg === 'request' && l.requestId === success.requestId);
     assert.equal(verifyLine?.route, '/interaction/:uid/verify');
     assert.equal(verifyLine?.clientId, client.client_id);
@@ -198,7 +207,10 @@ describe('/readyz while Postgres is away', { skip: baseUrl ? false : process.env
     await logs.requestLine(id);
     const atInfo = logs.lines().filter((l) => l.requestId === id && l.level >= 30);
     assert.equal(atInfo.length, 1, JSON.stringify(atInfo));
-    assert.deepEqual({ level: atInfo[0]!.level, msg: atInfo[0]!.msg, reason: atInfo[0]!.reason }, { level: 40, msg: 'not ready', reason: 'database_unreachable' });
+    assert.deepEqual(
+      { level: atInfo[0]!.level, msg: atInfo[0]!.msg, reason: atInfo[0]!.reason },
+      { level: 40, msg: 'not ready', reason: 'database_unreachable' },
+    );
     assert.ok(!logs.raw.some((line) => line.includes(id) && line.includes('"stack"')));
 
     await proxy.start();
