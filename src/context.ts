@@ -11,7 +11,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import { createAccountStore } from './db/accounts.ts';
 import { createClientStore } from './db/clients.ts';
-import { createDb, migrate, type Db } from './db/knex.ts';
+import { createDb, migrate, migrationStatus, type Db } from './db/knex.ts';
 import { createLoginEventStore } from './db/login-events.ts';
 import { createNonceStore } from './db/nonces.ts';
 import { createPayloadStore } from './db/payloads.ts';
@@ -86,10 +86,16 @@ export interface AppContext extends Ports {
   metrics: Metrics;
   /** Which secp256k1 implementation the EOA verifier uses. */
   signatureRecovery: RecoveryImplementation;
-  /** Resolves when the storage answers; rejects otherwise. */
-  checkHealth(): Promise<void>;
+  /** Whether this instance can serve: the database answers, no migration is pending, signing keys exist. Never throws. */
+  checkReadiness(): Promise<NotReady | undefined>;
   /** Closes the database; the context is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** Why an instance is not ready, for /readyz: a stable reason, and the cause's message (never its stack). */
+export interface NotReady {
+  reason: 'database_unreachable' | 'migrations_pending' | 'signing_keys_missing';
+  cause?: string;
 }
 
 export interface ContextOverrides extends Partial<Ports> {
@@ -204,8 +210,17 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       provider,
       metrics,
       signatureRecovery: recovery.implementation,
-      async checkHealth() {
-        if (database) await database.knex.raw('SELECT 1');
+      async checkReadiness() {
+        try {
+          // The migrations table's read also proves the database answers.
+          if (database && (await migrationStatus(database.knex)).pending.length) return { reason: 'migrations_pending' };
+          if (!(await stores.signingKeys.list()).length) return { reason: 'signing_keys_missing' };
+          return undefined;
+        } catch (err) {
+          // A refused connection is an AggregateError with an empty message: its code says more.
+          const { message, code } = err as { message?: string; code?: string };
+          return { reason: 'database_unreachable', cause: message || code || String(err) };
+        }
       },
       async close() {
         await database?.close();

@@ -7,12 +7,15 @@ import { startSweeper } from './db/sweep.ts';
 import { readEnvironment } from './env.ts';
 import { describeFatal } from './errors.ts';
 import { createApp } from './http/app.ts';
+import { createLogger, routeConsoleToLogger } from './logger.ts';
 import { startMetricsServer } from './metrics/server.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig(readEnvironment());
-  const ctx = await createContext(config);
-  const { logger } = ctx;
+  const logger = createLogger(config.logLevel);
+  // Before the provider is built: it prints its notices while it is configured.
+  routeConsoleToLogger(logger);
+  const ctx = await createContext(config, { logger });
   const server = createApp(ctx).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;

@@ -6,6 +6,7 @@ import knex, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logger.ts';
+import { currentRequest } from '../request-context.ts';
 import * as createSchema from '../../migrations/20261122000000_create_schema.ts';
 import * as rateLimits from '../../migrations/20261203000000_rate_limits.ts';
 import * as hashTokenIds from '../../migrations/20261203000100_hash_token_ids.ts';
@@ -84,8 +85,15 @@ export function disposeIfTimedOut(connection: unknown, err: unknown): unknown {
  */
 export function createDb(database: Config['database'], logger?: Logger): Db {
   // knex prints its pool's warnings (a dropped connection, a failed connect) with console.log; they belong in the JSON log.
+  // One line, no stack. Inside a request the request's own answer reports the outage (a 503 with its
+  // reason, /readyz's `not ready`), so the pool's line is debug there: one line per expected failure.
+  const warn = (message: unknown) => {
+    const knexMessage = String(message).split('\n', 1)[0];
+    if (currentRequest()) logger!.debug({ knex: knexMessage }, 'database connection problem');
+    else logger!.warn({ knex: knexMessage }, 'database connection problem');
+  };
   const log = logger && {
-    warn: (message: unknown) => logger.warn({ knex: String(message) }, 'database connection problem'),
+    warn,
     error: (message: unknown) => logger.error({ knex: String(message) }, 'database connection error'),
     deprecate: (message: unknown) => logger.warn({ knex: String(message) }, 'knex deprecation'),
     debug: () => {},

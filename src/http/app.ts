@@ -11,6 +11,7 @@ import { createLoginApi } from './login-api.ts';
 import { createProtocolGate } from './protocol-gate.ts';
 import { protocolRequest } from './protocol-request.ts';
 import { nameEndpoint, requestMetrics } from './request-metrics.ts';
+import { requestLog } from './request-log.ts';
 
 const wired = new WeakSet<object>();
 /** Adds middleware to oidc-provider once, however many apps are built over one context. */
@@ -34,23 +35,32 @@ export function createApp(deps: AppContext): Koa {
     if (clientFault) deps.logger.debug({ status, code, message }, 'request refused or cut short');
     else deps.logger.error({ err }, 'request failed');
   });
+  // Around everything, the input gate's refusals included: one line per request, and its id on every answer.
+  app.use(requestLog(deps.logger, deps.config.trustProxy));
   // Outermost, so refusals by the input gate are timed and counted too.
   app.use(requestMetrics(deps));
   // Before anything reads the request: malformed input never reaches a route, oidc-provider or the database.
   app.use(inputGate());
 
   const health = new Router();
-  // Liveness and readiness in one: answers 200 only when the database answers.
-  health.get('/healthz', async (ctx) => {
-    try {
-      await deps.checkHealth();
+  // Liveness: the process answers. Nothing outside it is asked, so an outage never restarts it.
+  health.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  // Readiness: the database answers, every migration is applied and the signing keys are there.
+  health.get('/readyz', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const problem = await deps.checkReadiness();
+    if (!problem) {
       ctx.body = { status: 'ok' };
-    } catch (err) {
-      deps.logger.error({ err }, 'health check: database unreachable');
-      ctx.status = 503;
-      ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-      ctx.body = { status: 'unavailable', error: 'database_unreachable' };
+      return;
     }
+    // Expected while the database is away: one line with its cause, no stack, at every probe.
+    deps.logger.warn({ reason: problem.reason, cause: problem.cause }, 'not ready');
+    ctx.status = 503;
+    ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    ctx.body = { status: 'unavailable', error: problem.reason };
   });
 
   // The issuer's own URL: what a person who opens it needs to know, or where discovery is for a program.

@@ -9,6 +9,7 @@ import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
 import type { LoginEvent } from '../observer.ts';
 import { subjectFor } from '../oidc/claims.ts';
+import { noteRequestClient } from '../request-context.ts';
 import { errorBoundary, sendJsonError } from './errors.ts';
 import {
   clientOf,
@@ -92,6 +93,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     const interaction = await loadInteraction(provider, ctx, 'login');
     const login = ctx.state.login;
     login.clientId = String(interaction.params.client_id);
+    noteRequestClient(login.clientId);
     const client = await clientOf(provider, interaction.params.client_id);
     requireJson(ctx);
     const body = parseBody(challengeBody, ctx.request.body);
@@ -112,6 +114,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     const interaction = await loadInteraction(provider, ctx, 'login');
     const clientId = String(interaction.params.client_id);
     ctx.state.login.clientId = clientId;
+    noteRequestClient(clientId);
     requireJson(ctx);
     const body = parseBody(verifyBody, ctx.request.body);
     await limitAddress(ctx, body.message);

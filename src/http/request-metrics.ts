@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Middleware } from 'koa';
 import type { AppContext } from '../context.ts';
+import { currentRequest, noteRequestClient } from '../request-context.ts';
 
 /** oidc-provider's endpoint name for each request it answered (set inside it, read in front). */
 const endpoints = new WeakMap<IncomingMessage, string>();
@@ -22,13 +23,18 @@ const GATED_ENDPOINTS: Record<string, string> = {
 
 const routeInFront = (path: string) => (Object.hasOwn(GATED_ENDPOINTS, path) ? GATED_ENDPOINTS[path]! : path.startsWith('/static/') ? 'static' : 'unmatched');
 
-/** Inside oidc-provider (`provider.use`): remembers which of its routes matched. */
+/** Inside oidc-provider (`provider.use`): remembers which of its routes matched, and for the log line its client. */
 export const nameEndpoint: Middleware = async (ctx, next) => {
   try {
     await next();
   } finally {
     const name = (ctx as { _matchedRouteName?: string })._matchedRouteName;
     if (name) endpoints.set(ctx.req, name);
+    const request = currentRequest();
+    if (request) {
+      request.route = name ?? request.route;
+      noteRequestClient((ctx.oidc as { client?: { clientId: string } } | undefined)?.client?.clientId);
+    }
   }
 };
 

@@ -33,13 +33,13 @@ function setup() {
     await db?.drop();
   });
 
-  /** Waits until /healthz answers 200: a signal, polled a bounded number of times, not a fixed sleep. */
+  /** Waits until /readyz answers 200: a signal, polled a bounded number of times, not a fixed sleep. */
   const healthy = async () => {
     for (let attempt = 0; attempt < 200; attempt++) {
-      if ((await fetch(`${server.issuer}/healthz`)).status === 200) return;
+      if ((await fetch(`${server.issuer}/readyz`)).status === 200) return;
       await new Promise((resolve) => setImmediate(resolve));
     }
-    assert.fail('/healthz never answered 200 after Postgres came back');
+    assert.fail('/readyz never answered 200 after Postgres came back');
   };
   return { server: () => server, proxy: () => proxy, client: () => client, healthy };
 }
@@ -77,7 +77,7 @@ if (!baseUrl) {
       const html = { accept: 'text/html' };
       const [first] = before;
       const answers = {
-        healthz: await answer(await fetch(`${server.issuer}/healthz`)),
+        readyz: await answer(await fetch(`${server.issuer}/readyz`)),
         authorization: await answer(await createAgent(server.issuer).fetch(rp.authorization(client).url, { redirect: 'manual', headers: html })),
         authorizationWithSession: await answer(await first!.agent.fetch(rp.authorization(client).url, { redirect: 'manual', headers: html })),
         loginPage: await answer(await halfway.fetch(`${server.issuer}/interaction/${uid}`, { headers: html })),
@@ -117,7 +117,7 @@ if (!baseUrl) {
         assert.equal(a.status, 503, `${route}: ${JSON.stringify(a)}`);
         assert.equal(a.retryAfter, '5', `${route} says when to come back`);
       }
-      assert.equal(answers.healthz.error, 'database_unreachable');
+      assert.equal(answers.readyz.error, 'database_unreachable');
       assert.equal(answers.challenge.error, 'database_unavailable');
       assert.equal(answers.loginPage.error, 'database_unavailable');
       for (const route of ['authorization', 'authorizationWithSession', 'token', 'userinfo', 'introspection', 'logout'] as const) {

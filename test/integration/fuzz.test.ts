@@ -116,6 +116,7 @@ function routes(t: { client: StoredClient; uid: string; discovery: Record<string
     { path: `${interaction}/confirm`, methods: ['POST'], params: {} },
     { path: `${interaction}/abort`, methods: ['GET', 'POST'], params: {} },
     { path: '/healthz', methods: ['GET'], params: {} },
+    { path: '/readyz', methods: ['GET'], params: {} },
     { path: '/', methods: ['GET'], params: {} },
     { path: '/static/brand.css', methods: ['GET'], params: {} },
     { path: '/static/login.js', methods: ['GET'], params: {} },

@@ -45,7 +45,7 @@ describe('Dockerfile', () => {
     const image = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(dockerfile)?.[1];
     assert.ok(image && Number(image) >= 22 && Number(image) % 2 === 0, `node:${image} is not an LTS line ≥ 22`);
     assert.match(runtime, /^USER 1000:1000$/m, 'numeric, so Kubernetes can verify runAsNonRoot');
-    assert.match(runtime, /^HEALTHCHECK .*\n\s+CMD .*\/healthz/m);
+    assert.match(runtime, /^HEALTHCHECK .*\n\s+CMD .*\/readyz/m, 'Docker routes by it (Caddy, compose): readiness');
     assert.match(runtime, /^ENV NODE_ENV=production\b/m);
   });
 
@@ -152,11 +152,12 @@ describe('deploy/kubernetes', () => {
     assert.ok(servicePorts.every((p) => server!.ports!.some((c) => c.name === p.targetPort)));
   });
 
-  it('probes /healthz on the port the server listens on', () => {
+  it('probes liveness and start-up on /healthz and readiness on /readyz, on the port the server listens on', () => {
     const http = server!.ports!.find((p) => p.name === 'http')!;
     assert.equal(String(http.containerPort), configMap.data.PORT);
-    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-      assert.deepEqual((server![probe] as { httpGet: unknown }).httpGet, { path: '/healthz', port: 'http' }, probe);
+    const paths = { startupProbe: '/healthz', readinessProbe: '/readyz', livenessProbe: '/healthz' };
+    for (const [probe, expected] of Object.entries(paths)) {
+      assert.deepEqual((server![probe] as { httpGet: unknown }).httpGet, { path: expected, port: 'http' }, probe);
     }
   });
 
@@ -229,7 +230,7 @@ describe('docker-compose.yml and its Caddyfile', () => {
     const [, upstreamHost, upstreamPort] = /^\s*reverse_proxy (\S+):(\d+)\b/m.exec(caddyfile)!;
     assert.equal(upstreamHost, 'wallet-oidc');
     assert.equal(upstreamPort, app.environment!.PORT);
-    assert.match(caddyfile, /^\s*health_uri \/healthz$/m);
+    assert.match(caddyfile, /^\s*health_uri \/readyz$/m);
     // The site address is PUBLIC_HOST, the host compose puts in ISSUER, on the port compose publishes as HTTPS_PORT.
     assert.match(caddyfile, /^\{\$PUBLIC_HOST\} \{$/m);
     assert.equal(caddy.environment!.PUBLIC_HOST, '${PUBLIC_HOST:-localhost}');
