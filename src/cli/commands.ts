@@ -1,15 +1,17 @@
 // The CLI's commands, written once: run by the CLI process on the data it opens itself, or by the server that
 // holds a PGlite data directory, for a CLI that reached it through the admin socket (same output, same exit code).
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { ClientMetadata } from 'oidc-provider';
 import type { CommandResult } from '../admin/protocol.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { AppContext, Database, Stores } from '../context.ts';
 import { sweepExpired } from '../db/sweep.ts';
-import { describeFatal, EXIT, UsageError } from '../errors.ts';
+import { describeFatal, EXIT, REASONS, UsageError } from '../errors.ts';
+import type { LoginEventFilter } from '../http/ports.ts';
+import type { LoginEvent } from '../observer.ts';
 import { CLIENT_AUTH_METHODS, registerClient, updateClient } from '../oidc/clients.ts';
-import type { StoredClient } from '../oidc/ports.ts';
+import type { Account, StoredClient } from '../oidc/ports.ts';
 
 /** Where a command finds the data: opened by this CLI process, or the running server's own (admin socket). */
 export interface CommandRuntime {
@@ -75,6 +77,64 @@ function flagsToMetadata(opts: ClientFlags): Record<string, unknown> {
   if (opts.authMethod !== undefined) out.token_endpoint_auth_method = opts.authMethod;
   if (opts.skipConsent !== undefined) out.skip_consent = opts.skipConsent;
   return out;
+}
+
+/** The most rows `events` and `accounts list` print at once: an audit query stays bounded. */
+export const MAX_LIMIT = 10_000;
+
+// commander's InvalidArgumentError: it prints the option and the value, and the command exits 2.
+function parseLimit(value: string): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= MAX_LIMIT)) throw new InvalidArgumentError(`a whole number from 1 to ${MAX_LIMIT}`);
+  return n;
+}
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** An ISO 8601 time (a date alone is midnight UTC), or a duration before now: 30s, 15m, 1h, 7d. */
+function parseTime(value: string): Date {
+  const relative = /^([0-9]{1,9})([smhd])$/.exec(value);
+  if (relative) return new Date(systemClock().getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]);
+  // Date.parse alone accepts whatever the engine guesses at ("1", "May 5"): only ISO 8601 shapes pass.
+  const at = /^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(at)) throw new InvalidArgumentError('an ISO 8601 time (2025-01-31T12:00:00Z) or a duration before now (30s, 15m, 1h, 7d)');
+  return new Date(at);
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+function parseAddress(value: string): string {
+  if (!ADDRESS.test(value)) throw new InvalidArgumentError('an Ethereum address: 0x and 40 hex digits, in any letter case');
+  return value;
+}
+
+/** Text output carries what a login request sent (a refused address, say): control characters are escaped, never sent to the terminal. */
+const shown = (value: string | number | undefined): string =>
+  value === undefined ? '-' : String(value).replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+const eventLine = (e: LoginEvent) => [e.at.toISOString(), e.outcome, e.reason, e.clientId, e.address, e.chainId, e.ip].map(shown).join('\t');
+
+const accountLine = (a: Account) =>
+  [a.sub, a.address, a.walletType, a.lastLoginAt.toISOString(), a.firstLoginAt.toISOString(), a.loginCount].map(shown).join('\t');
+
+function printAccount(print: (line: string) => void, a: Account): void {
+  print(`sub:            ${shown(a.sub)}`);
+  print(`address:        ${shown(a.address)}`);
+  print(`wallet type:    ${shown(a.walletType)}`);
+  print(`first login:    ${a.firstLoginAt.toISOString()}`);
+  print(`last login:     ${a.lastLoginAt.toISOString()}`);
+  print(`login count:    ${a.loginCount}`);
+}
+
+interface EventFlags {
+  outcome?: LoginEvent['outcome'];
+  reason?: string;
+  address?: string;
+  client?: string;
+  since?: Date;
+  until?: Date;
+  limit: number;
+  json: boolean;
 }
 
 export function buildCli({ withStores, withContext }: CommandRuntime, output: CommandOutput): Command {
@@ -176,6 +236,74 @@ export function buildCli({ withStores, withContext }: CommandRuntime, output: Co
       const removed = await withStores(({ stores }) => stores.clients.remove(clientId));
       if (!removed) throw new UsageError(`no client with id ${clientId}`);
       print(`removed ${clientId}`);
+    });
+
+  program
+    .command('events')
+    .description('print login events (accepted and refused logins), newest first')
+    .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(['success', 'refused']))
+    .addOption(new Option('--reason <code>', 'only refusals with this reason code').choices(Object.keys(REASONS)))
+    .option('--address <0x…>', 'only this address, in any letter case', parseAddress)
+    .option('--client <client_id>', 'only logins to this client')
+    .option('--since <time>', 'from this time on: ISO 8601, or a duration before now (30s, 15m, 1h, 7d)', parseTime)
+    .option('--until <time>', 'before this time: ISO 8601, or a duration before now', parseTime)
+    .option('--limit <n>', `at most this many events (1 to ${MAX_LIMIT})`, parseLimit, 100)
+    .option('--json', 'print JSON', false)
+    .action(async (opts: EventFlags) => {
+      if (opts.since && opts.until && opts.since >= opts.until) throw new UsageError('--since must be before --until');
+      const filter: LoginEventFilter = {
+        outcome: opts.outcome,
+        reason: opts.reason,
+        address: opts.address,
+        clientId: opts.client,
+        since: opts.since,
+        until: opts.until,
+        limit: opts.limit,
+      };
+      const events = await withStores(({ stores }) => stores.loginEvents.list(filter));
+      if (opts.json) {
+        print(JSON.stringify(events, null, 2));
+        return;
+      }
+      if (!events.length) print('no events');
+      for (const e of events) print(eventLine(e));
+    });
+
+  const accounts = program.command('accounts').description('read accounts (one per wallet, or per wallet and chain with SUB_FORMAT)');
+  accounts
+    .command('list')
+    .description('list accounts, the latest login first')
+    .option('--limit <n>', `at most this many accounts (1 to ${MAX_LIMIT})`, parseLimit, 100)
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { limit: number; json: boolean }) => {
+      const list = await withStores(({ stores }) => stores.accounts.list(opts.limit));
+      if (opts.json) {
+        print(JSON.stringify(list, null, 2));
+        return;
+      }
+      if (!list.length) print('no accounts');
+      for (const a of list) print(accountLine(a));
+    });
+  accounts
+    .command('show')
+    .argument('<sub_or_address>', 'a subject, or an address in any letter case (its accounts on every chain)')
+    .description('print the accounts of a subject or an address')
+    .option('--json', 'print JSON (an array)', false)
+    .action(async (key: string, opts: { json: boolean }) => {
+      const found = await withStores(async ({ stores }) => {
+        const bySub = await stores.accounts.find(key);
+        if (bySub) return [bySub];
+        return ADDRESS.test(key) ? stores.accounts.findByAddress(key) : [];
+      });
+      if (!found.length) throw new UsageError(`no account with subject or address ${key}`);
+      if (opts.json) {
+        print(JSON.stringify(found, null, 2));
+        return;
+      }
+      found.forEach((a, i) => {
+        if (i > 0) print('');
+        printAccount(print, a);
+      });
     });
 
   const keys = program.command('keys').description('manage ID token signing keys');

@@ -49,5 +49,15 @@ export function createAccountStore(db: Db, sql: Sql): AccountStore {
       const row = (await db('accounts').where({ sub }).first()) as Row | undefined;
       return row && fromRow(row);
     },
+    async findByAddress(address) {
+      const rows = (await db('accounts').whereRaw('lower(address) = ?', [address.toLowerCase()]).orderBy('last_login_at', 'desc')) as Row[];
+      return rows.map(fromRow);
+    },
+    async list(limit) {
+      const rows = (await db('accounts')
+        .orderBy([{ column: 'last_login_at', order: 'desc' }, { column: 'sub' }])
+        .limit(limit)) as Row[];
+      return rows.map(fromRow);
+    },
   };
 }

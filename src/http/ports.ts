@@ -2,8 +2,24 @@
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { LoginEvent } from '../observer.ts';
 
+/** Which login events to read back (the admin CLI's `events`): every given field must match. */
+export interface LoginEventFilter {
+  outcome?: LoginEvent['outcome'] | undefined;
+  reason?: string | undefined;
+  /** Matched in any letter case: refused logins store the address as it was sent. */
+  address?: string | undefined;
+  clientId?: string | undefined;
+  /** Inclusive. */
+  since?: Date | undefined;
+  /** Exclusive. */
+  until?: Date | undefined;
+  limit: number;
+}
+
 export interface LoginEventStore {
   record(event: LoginEvent): Promise<void>;
+  /** The matching events, newest first. */
+  list(filter: LoginEventFilter): Promise<LoginEvent[]>;
 }
 
 /** One limit: at most `limit` counted requests per key in a window; `0` turns it off. */

@@ -59,6 +59,12 @@ export function createMemoryStores(clock: Clock): MemoryStores {
         const account = accounts.get(sub);
         return account && { ...account };
       },
+      findByAddress: async (address) => [...accounts.values()].filter((a) => a.address.toLowerCase() === address.toLowerCase()).map((a) => ({ ...a })),
+      list: async (limit) =>
+        [...accounts.values()]
+          .sort((a, b) => b.lastLoginAt.getTime() - a.lastLoginAt.getTime())
+          .slice(0, limit)
+          .map((a) => ({ ...a })),
     },
     clients: {
       async save(metadata: ClientMetadata) {
@@ -90,6 +96,22 @@ export function createMemoryStores(clock: Clock): MemoryStores {
     },
     loginEvents: {
       record: async (event) => void events.push(event),
+      list: async (f) =>
+        events
+          .filter(
+            (e) =>
+              (f.outcome === undefined || e.outcome === f.outcome) &&
+              (f.reason === undefined || e.reason === f.reason) &&
+              (f.address === undefined || e.address?.toLowerCase() === f.address.toLowerCase()) &&
+              (f.clientId === undefined || e.clientId === f.clientId) &&
+              (f.since === undefined || e.at >= f.since) &&
+              (f.until === undefined || e.at < f.until),
+          )
+          // Newest first; among equal times, the later recorded first (as the SQL store's id order).
+          .reverse()
+          .sort((a, b) => b.at.getTime() - a.at.getTime())
+          .slice(0, f.limit)
+          .map((e) => ({ ...e })),
     },
     payloads: {
       async upsert(model, id, payload: AdapterPayload, expiresAt) {

@@ -21,6 +21,10 @@ export interface AccountStore {
    */
   recordLogin(input: { sub: string; address: string; walletType: WalletType; at: Date }, event?: LoginEvent): Promise<Account>;
   find(sub: string): Promise<Account | undefined>;
+  /** The accounts of an address in any letter case (one per chain when the subject names the chain). */
+  findByAddress(address: string): Promise<Account[]>;
+  /** Newest login first. */
+  list(limit: number): Promise<Account[]>;
 }
 
 export interface StoredClient extends ClientMetadata {

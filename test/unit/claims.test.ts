@@ -12,6 +12,8 @@ function setup() {
   const store: AccountStore = {
     recordLogin: async () => assert.fail('findAccount must not record a login'),
     find: async (sub) => accounts.get(sub),
+    findByAddress: async () => assert.fail('findAccount looks accounts up by sub'),
+    list: async () => assert.fail('findAccount looks accounts up by sub'),
   };
   // oidc-provider passes its request context; claims do not depend on it.
   const findAccount = (sub: string) => createFindAccount(store)({} as never, sub);
