@@ -1,5 +1,5 @@
 // `npm run bench`: complete logins against wallet-oidc on a real Postgres and against the in-memory
-// ceiling, at concurrency 1, 4 and 16; discovery and JWKS throughput; cost as accounts grow.
+// ceiling, at concurrency 1, 4 and 16; discovery and JWKS throughput; storage per login; cost as accounts grow.
 // Prints a table and writes bench/results/<time>.json. Never run by `npm test`; only local addresses.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -162,6 +162,7 @@ async function main(): Promise<void> {
     logins: [] as unknown[],
     static: [] as unknown[],
     growth: [] as unknown[],
+    storage: [] as unknown[],
   };
   const children: ChildProcess[] = [];
   try {
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
           (results.logins as unknown[]).push({ round, ...(await measureLogins(target, client, concurrency, COUNTS[concurrency]!)) });
         }
         for (const mode of ['discovery', 'jwks'] as const) (results.static as unknown[]).push({ round, ...(await measureStatic(target, mode)) });
+        if (round === 1 && target.name === 'wallet-oidc') results.storage = await measureStorage(bench);
         if (growth && round === ROUNDS && target.name === 'wallet-oidc') {
           for (const accounts of [10_000, 1_000_000]) {
             process.stderr.write(`wallet-oidc: seeding ${accounts} accounts and expired payloads\n`);
@@ -253,6 +255,25 @@ async function main(): Promise<void> {
     await admin.destroy();
   }
   report(results);
+}
+
+/** The tables' live rows and on-disk bytes (indexes and TOAST included), per login made so far on this fresh database. */
+async function measureStorage(db: knex.Knex) {
+  // One login per fresh wallet, so accounts counts the logins made; nothing was swept (SWEEP_INTERVAL=0).
+  const { count } = (await db('accounts').count({ count: '*' }).first()) as { count: string };
+  const logins = Number(count);
+  await db.raw('ANALYZE');
+  const { rows } = await db.raw(
+    `SELECT relname AS table, n_live_tup AS rows, pg_total_relation_size(relid) AS bytes
+     FROM pg_stat_user_tables WHERE relname NOT LIKE 'knex%' ORDER BY bytes DESC`,
+  );
+  return (rows as Array<{ table: string; rows: string; bytes: string }>).map((r) => ({
+    table: r.table,
+    rows: Number(r.rows),
+    rowsPerLogin: round(Number(r.rows) / logins, 2),
+    bytesPerLogin: Math.round(Number(r.bytes) / logins),
+    logins,
+  }));
 }
 
 /** Grows accounts (and as many expired oidc_payloads rows, as a real deployment accumulates between sweeps) to `total`. */
@@ -315,6 +336,10 @@ function report(results: Record<string, unknown>): void {
   if ((results.growth as unknown[]).length) {
     console.log('Logins at concurrency 16 as accounts grow');
     console.table((results.growth as Array<Record<string, unknown>>).map((r) => Object.fromEntries(['accounts', ...cols.slice(2)].map((c) => [c, r[c]]))));
+  }
+  if ((results.storage as unknown[]).length) {
+    console.log('Storage after the first round, per login (nothing swept)');
+    console.table(results.storage);
   }
   if (results.ratioAtConcurrency16 !== undefined) console.log(`wallet-oidc / ceiling throughput at concurrency 16: ${results.ratioAtConcurrency16}`);
   const dir = path.join(PROJECT_ROOT, 'bench', 'results');

@@ -106,10 +106,10 @@ export interface ContextOverrides extends Partial<Ports> {
 }
 
 /**
- * Locks a PGlite data directory (before PGlite opens it: a second process on it would split the data), opens the
- * database, applies migrations, unlocks the sealed secrets, and builds the SQL stores.
+ * Connects to the database as it is, with no migration: on PGlite, after locking its data directory (a second process on
+ * it would split the data). `close` waits for admin commands running, closes the connections, then unlocks.
  */
-export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores }> {
+export async function connectDatabase(config: Config, logger: Logger): Promise<{ knex: Db; lock: DataDirLock | undefined; close(): Promise<void> }> {
   const lock = config.database.kind === 'pglite' ? await lockDataDir(config.database.dataDir) : undefined;
   let knex: Db;
   try {
@@ -123,6 +123,15 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
     await knex.destroy();
     await lock?.release();
   };
+  return { knex, lock, close };
+}
+
+/**
+ * Locks a PGlite data directory (before PGlite opens it: a second process on it would split the data), opens the
+ * database, applies migrations, unlocks the sealed secrets, and builds the SQL stores.
+ */
+export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores }> {
+  const { knex, lock, close } = await connectDatabase(config, logger);
   try {
     const applied = await migrate(knex);
     if (applied.length) logger.info({ applied }, 'database migrated');

@@ -6,6 +6,7 @@ import type { CommandResult } from '../admin/protocol.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { AppContext, Database, Stores } from '../context.ts';
+import type { Db } from '../db/knex.ts';
 import { sweepExpired } from '../db/sweep.ts';
 import { describeFatal, EXIT, REASONS, UsageError } from '../errors.ts';
 import type { LoginEventFilter } from '../http/ports.ts';
@@ -17,6 +18,8 @@ import type { Account, StoredClient } from '../oidc/ports.ts';
 export interface CommandRuntime {
   /** The database and its stores: what most commands need. */
   withStores<T>(fn: (opened: { database: Database; stores: Stores; config: Config }) => Promise<T>): Promise<T>;
+  /** The database as it is, not migrated: for `migrate --status`. */
+  withDatabase<T>(fn: (knex: Db) => Promise<T>): Promise<T>;
   /** The whole context: for commands that validate client metadata with oidc-provider's own schema. */
   withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T>;
 }
@@ -137,7 +140,7 @@ interface EventFlags {
   json: boolean;
 }
 
-export function buildCli({ withStores, withContext }: CommandRuntime, output: CommandOutput): Command {
+export function buildCli({ withStores, withDatabase, withContext }: CommandRuntime, output: CommandOutput): Command {
   const print = (line: string) => output.out(`${line}\n`);
   // exitOverride: usage errors throw CommanderError (inherited by subcommands) so they exit 2 like bad input.
   const program = new Command('wallet-oidc')
@@ -149,13 +152,31 @@ export function buildCli({ withStores, withContext }: CommandRuntime, output: Co
   program
     .command('migrate')
     .description('apply pending database migrations (the server also does this at start-up)')
-    .action(async () => {
-      await withStores(async ({ database }) => {
-        // Loaded when needed: `--help` and the other commands never load knex's migrator.
-        const { migrationStatus } = await import('../db/knex.ts');
-        const { done } = await migrationStatus(database.knex);
-        print(`database is up to date (${done.length} migrations applied)`);
+    .option('--status', 'print what is applied and what is pending, and change nothing')
+    .option('--json', 'with --status: print it as JSON')
+    .action(async (opts: { status?: boolean; json?: boolean }) => {
+      // Loaded when needed: `--help` and the other commands never load knex's migrator.
+      const { migrationStatus, unknownMigrations } = await import('../db/knex.ts');
+      if (!opts.status) {
+        await withStores(async ({ database }) => {
+          const { done } = await migrationStatus(database.knex);
+          print(`database is up to date (${done.length} migrations applied)`);
+        });
+        return;
+      }
+      const status = await withDatabase(async (knex) => {
+        const unknown = await unknownMigrations(knex);
+        const { done, pending } = await migrationStatus(knex);
+        return { applied: done.filter((name) => !unknown.includes(name)), pending, unknown };
       });
+      if (opts.json) {
+        print(JSON.stringify(status, null, 2));
+        return;
+      }
+      for (const name of status.applied) print(`applied\t${name}`);
+      for (const name of status.pending) print(`pending\t${name}`);
+      for (const name of status.unknown) print(`unknown\t${name}\t(applied by a newer wallet-oidc)`);
+      print(`${status.applied.length} applied, ${status.pending.length} pending${status.unknown.length ? `, ${status.unknown.length} unknown` : ''}`);
     });
 
   const clients = program.command('clients').description('manage OAuth clients (relying parties)');
@@ -363,6 +384,7 @@ export async function runCommand(argv: string[], runtime: CommandRuntime): Promi
 export function serverRuntime(ctx: AppContext): CommandRuntime {
   return {
     withStores: (fn) => fn({ database: ctx.database!, stores: ctx.stores, config: ctx.config }),
+    withDatabase: (fn) => fn(ctx.database!.knex),
     withContext: (fn) => fn(ctx),
   };
 }

@@ -32,6 +32,16 @@ const direct: CommandRuntime = {
       await opened.database.close();
     }
   },
+  async withDatabase(fn) {
+    const { config, logger } = configure();
+    const { connectDatabase } = await import('../context.ts');
+    const connected = await connectDatabase(config, logger);
+    try {
+      return await fn(connected.knex);
+    } finally {
+      await connected.close();
+    }
+  },
   async withContext(fn) {
     const { config, logger } = configure();
     const { createContext } = await import('../context.ts');

@@ -6,6 +6,7 @@ import knex, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logger.ts';
+import { EXIT, WalletOidcError } from '../errors.ts';
 import { currentRequest } from '../request-context.ts';
 import * as createSchema from '../../migrations/20261122000000_create_schema.ts';
 import * as rateLimits from '../../migrations/20261203000000_rate_limits.ts';
@@ -21,8 +22,11 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261203000100_hash_token_ids': hashTokenIds,
 };
 
+/** Every migration this version knows, oldest first. */
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS).sort();
+
 const migrationSource: Knex.MigrationSource<string> = {
-  getMigrations: async () => Object.keys(MIGRATIONS).sort(),
+  getMigrations: async () => MIGRATION_NAMES,
   getMigrationName: (name) => name,
   getMigration: async (name) => MIGRATIONS[name]!,
 };
@@ -122,8 +126,25 @@ export function createDb(database: Config['database'], logger?: Logger): Db {
   });
 }
 
+/**
+ * Migrations only go forward: a database that a newer wallet-oidc migrated holds migrations this version does not
+ * know, and this version must not run on it (it would read tables it does not understand). Said plainly, instead of
+ * knex's "the migration directory is corrupt".
+ */
+export async function refuseNewerDatabase(db: Db): Promise<void> {
+  const unknown = await unknownMigrations(db);
+  if (unknown.length) {
+    throw new WalletOidcError(
+      'database_newer',
+      `the database was migrated by a newer wallet-oidc (unknown migrations: ${unknown.join(', ')}); run that version or newer: migrations only go forward`,
+      { exitCode: EXIT.usage },
+    );
+  }
+}
+
 /** Applies pending migrations (only those up to `to`, when given: tests of a migration's data); returns the names applied. */
 export async function migrate(db: Db, opts: { to?: string } = {}): Promise<string[]> {
+  await refuseNewerDatabase(db);
   if (opts.to === undefined) {
     const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
     return applied;
@@ -137,7 +158,19 @@ export async function migrate(db: Db, opts: { to?: string } = {}): Promise<strin
   return applied;
 }
 
+/** Migrations the database has applied that this version does not know (a newer version ran); oldest first. */
+export async function unknownMigrations(db: Db): Promise<string[]> {
+  if (!(await db.schema.hasTable('knex_migrations'))) return [];
+  const applied: Array<{ name: string }> = await db('knex_migrations').select('name').orderBy('id');
+  return applied.map((m) => m.name).filter((name) => !(name in MIGRATIONS));
+}
+
+/**
+ * What is applied and what is pending. A running instance's readiness reads it too, and an instance already running when
+ * a newer version migrates keeps serving (a rolling upgrade): only starting this version on that database is refused.
+ */
 export async function migrationStatus(db: Db): Promise<{ done: string[]; pending: string[] }> {
-  const [done, pending] = (await db.migrate.list({ migrationSource })) as [{ name: string }[], string[]];
+  // Without knex's validation, which throws on a migration it does not know (see unknownMigrations).
+  const [done, pending] = (await db.migrate.list({ migrationSource, disableMigrationsListValidation: true })) as [{ name: string }[], string[]];
   return { done: done.map((m) => m.name), pending };
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { after, it } from 'node:test';
+import { createDb, MIGRATION_NAMES } from '../../src/db/knex.ts';
 import { describeEachDatabase, type DatabaseOptions, type TestDatabase } from '../helpers/db.ts';
 import { cli } from '../helpers/process.ts';
 
@@ -24,6 +25,38 @@ describeEachDatabase('the CLI', { concurrency: CONCURRENCY }, (backend) => {
     const res = await cli(['migrate'], db.env);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /up to date \(3 migrations applied\)/);
+  });
+
+  it('migrate --status changes nothing, and a database a newer version migrated is named, not started on', async () => {
+    const db = await fresh({ empty: true });
+    const before = await cli(['migrate', '--status', '--json'], db.env);
+    assert.equal(before.code, 0, before.stderr);
+    assert.deepEqual(JSON.parse(before.stdout), { applied: [], pending: MIGRATION_NAMES, unknown: [] });
+    // --status migrated nothing: the same answer again.
+    assert.deepEqual(JSON.parse((await cli(['migrate', '--status', '--json'], db.env)).stdout).pending, MIGRATION_NAMES);
+
+    assert.equal((await cli(['migrate'], db.env)).code, 0);
+    const after = await cli(['migrate', '--status'], db.env);
+    assert.equal(after.code, 0, after.stderr);
+    assert.match(after.stdout, new RegExp(`^applied\t${MIGRATION_NAMES[0]}$`, 'm'));
+    assert.match(after.stdout, new RegExp(`^${MIGRATION_NAMES.length} applied, 0 pending$`, 'm'));
+
+    // A newer wallet-oidc applied a migration this version has never seen.
+    const future = '29991231000000_from_a_newer_version';
+    const knex = createDb(db.database);
+    try {
+      await knex('knex_migrations').insert({ name: future, batch: 99, migration_time: new Date() });
+    } finally {
+      await knex.destroy();
+    }
+    const status = await cli(['migrate', '--status', '--json'], db.env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(JSON.parse(status.stdout), { applied: MIGRATION_NAMES, pending: [], unknown: [future] });
+    for (const args of [['migrate'], ['clients', 'list']]) {
+      const refused = await cli(args, db.env);
+      assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, new RegExp(`migrated by a newer wallet-oidc \\(unknown migrations: ${future}\\).*only go forward`));
+    }
   });
 
   it('adds a confidential client, lists it without its secret, and removes it', async () => {
