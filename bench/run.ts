@@ -33,6 +33,16 @@ function cpuMsOf(pid: number): number {
   }
 }
 
+/** The most memory (RSS) a process has held since it started, in MiB. */
+function peakRssMiB(pid: number): number | null {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? round(Number(kb) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Starts a node entry pinned to `core` and resolves its port once it prints `listening <port>`. */
 async function startNode(entry: string, core: number, env: Record<string, string>): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
   const args = ['--import', 'tsx', entry];
@@ -134,6 +144,7 @@ async function measureLogins(target: Target, client: { client_id: string; client
     postgresCpuMsPerLogin: target.pgPids ? round(pgMs / n, 2) : null,
     loadgenCpuMsPerLogin: round(load.cpuMs / n, 2),
     queriesPerLogin: target.queries ? round(queries / n, 1) : null,
+    serverPeakRssMiB: peakRssMiB(target.pid),
   };
 }
 
@@ -328,6 +339,7 @@ function report(results: Record<string, unknown>): void {
     'postgresCpuMsPerLogin',
     'loadgenCpuMsPerLogin',
     'queriesPerLogin',
+    'serverPeakRssMiB',
   ];
   console.log(`\nComplete logins (median of ${ROUNDS} alternating round${ROUNDS > 1 ? 's' : ''})`);
   console.table(logins.map((r) => Object.fromEntries(cols.map((c) => [c, r[c]]))));
