@@ -1,8 +1,9 @@
 // The deployment files, checked without Docker or a cluster: the Dockerfile runs the compiled build on an LTS Node;
 // the Kubernetes manifests render (their kustomization) and validate against the Kubernetes schemas shipped in
-// kubernetes-models; the compose file and its Caddyfile agree on ports; and every variable either sets is one
+// kubernetes-models; the compose file and its Caddyfile agree on ports, and Caddy validates the Caddyfile; and every variable either sets is one
 // the configuration schema knows, with values that pass the production rules.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -244,4 +245,22 @@ describe('docker-compose.yml and its Caddyfile', () => {
     });
     assert.equal(custom.issuer.host, 'id.example.com:8443');
   });
+
+  // Debian's caddy (what .ci/run installs) parses the file as the image's Caddy would, for a local and a public name.
+  const caddyMissing = spawnSync('caddy', ['version']).error;
+  it(
+    'is a configuration Caddy itself accepts',
+    { skip: caddyMissing && process.env.CI !== 'true' ? 'caddy is not installed (apt-get install caddy)' : false },
+    () => {
+      assert.ok(!caddyMissing, 'under CI=true the Caddyfile must be validated: install caddy');
+      for (const host of ['localhost', 'id.example.com']) {
+        const res = spawnSync('caddy', ['validate', '--config', path.join(ROOT, caddyfileMount![0]!), '--adapter', 'caddyfile'], {
+          env: { ...process.env, PUBLIC_HOST: host },
+          encoding: 'utf8',
+        });
+        assert.equal(res.status, 0, `${host}: ${res.stderr}`);
+        assert.match(res.stdout + res.stderr, /Valid configuration/);
+      }
+    },
+  );
 });
