@@ -7,8 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './process.ts';
 
+/** Debian installs it in /usr/sbin, which a non-root PATH may lack. */
+const HAPROXY = ['haproxy', '/usr/sbin/haproxy'].find((bin) => spawnSync(bin, ['-v'], { stdio: 'ignore' }).status === 0);
+
 /** Whether `haproxy` is installed (.ci/run installs it). */
-export const haproxyInstalled = (): boolean => spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
+export const haproxyInstalled = (): boolean => HAPROXY !== undefined;
 
 /** The header a test sets on each request so HAProxy's log line names it (requests()). */
 export const REQUEST_ID_HEADER = 'x-test-request';
@@ -107,7 +110,7 @@ export async function startHaproxy(backends: number[], ceilingMs = 60_000): Prom
   const socket = path.join(dir, 'admin.sock');
   const front = await freePort();
   await fs.writeFile(path.join(dir, 'haproxy.cfg'), config(front, backends, socket));
-  const child: ChildProcess = spawn('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(HAPROXY ?? 'haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

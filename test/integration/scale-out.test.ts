@@ -260,8 +260,10 @@ describe('three instances behind HAProxy on one Postgres', { skip }, () => {
       const line = await signalled;
       inFlightAtSignal = line.inFlight;
       // While it drains, it says why it is not ready; HAProxy sees that and takes it out before the listener closes.
-      const probe = await fetch(`http://127.0.0.1:${port}/readyz`);
-      readiness = [probe.status, await probe.json()];
+      readiness = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        async (probe) => [probe.status, await probe.json()],
+        (err: Error) => `no answer: ${String(err.cause ?? err)}`,
+      );
       exitCode = await code;
       mark.end();
       await start(slot, port);
