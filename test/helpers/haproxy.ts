@@ -44,9 +44,11 @@ export interface Haproxy {
 }
 
 /**
- * The configuration, with why each line is there. `option http-server-close` closes the server side after each answer,
- * so every request is balanced on its own. `retries` with `option redispatch` re-sends a request whose connection was
- * refused to another server (nothing reached the first one); `retry-on` stays at its default (connection failures only),
+ * The configuration, with why each line is there. `option httpclose` closes both sides after each answer, so every
+ * request is balanced on its own, and a request lost with its server is answered 502 and logged (on a reused
+ * keep-alive client connection HAProxy would close it silently instead, and log nothing). `retries` with
+ * `option redispatch` re-sends a request whose connection was refused to another server (nothing reached the first
+ * one); `retry-on` stays at its default (connection failures only),
  * so a request that reached a server and got no answer is never replayed: it fails, and the test counts it.
  */
 function config(front: number, backends: number[], socket: string): string {

@@ -180,7 +180,7 @@ describe('three instances behind HAProxy on one Postgres', { skip }, () => {
         if (next >= LOGINS && succeeded < FAULT_AFTER) break; // the fault never came: reported below
       }
     };
-    await Promise.all([...Array.from({ length: WORKERS }, worker)]);
+    await Promise.all(Array.from({ length: WORKERS }, worker));
     assert.ok(succeeded >= FAULT_AFTER, `only ${succeeded} logins succeeded before the fault: ${JSON.stringify(outcomes.filter((o) => !o.ok))}`);
     await faulted;
     await lb!.waitForLogged(sent.map((s) => s.id));
