@@ -1,4 +1,4 @@
-// The server: configuration → context → HTTP app → listen, plus the periodic sweep and a clean shutdown.
+// The server: configuration → context → HTTP app → listen, plus the periodic sweep and a graceful shutdown (http/shutdown.ts).
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from './config/index.ts';
 import { runCommand, serverRuntime } from './cli/commands.ts';
@@ -7,6 +7,7 @@ import { startSweeper } from './db/sweep.ts';
 import { readEnvironment } from './env.ts';
 import { describeFatal } from './errors.ts';
 import { createApp } from './http/app.ts';
+import { createShutdown } from './http/shutdown.ts';
 import { createLogger, routeConsoleToLogger } from './logger.ts';
 import { startMetricsServer } from './metrics/server.ts';
 
@@ -16,7 +17,9 @@ async function main(): Promise<void> {
   // Before the provider is built: it prints its notices while it is configured.
   routeConsoleToLogger(logger);
   const ctx = await createContext(config, { logger });
-  const server = createApp(ctx).listen(config.port, config.host);
+  const shutdown = createShutdown();
+  const server = createApp(ctx, { shutdown }).listen(config.port, config.host);
+  shutdown.watch(server);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;
   const metrics = config.metrics && (await startMetricsServer(ctx.metrics, logger, config.metrics));
@@ -55,16 +58,34 @@ async function main(): Promise<void> {
     loginEventRetentionDays: config.loginEventRetentionDays,
   });
 
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+  // The order matters: readiness flips first (load balancers stop sending), the listener closes after SHUTDOWN_DELAY,
+  // in-flight requests finish, and only then the database closes, since they still use it.
+  const stop = async (signal: string) => {
+    const { delaySeconds, timeoutSeconds } = config.shutdown;
+    logger.info({ signal, delaySeconds, timeoutSeconds, inFlight: shutdown.inFlight }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ timeoutSeconds, inFlight: shutdown.inFlight }, 'shutdown timed out: exiting with requests in flight');
+      process.exit(1);
+    }, timeoutSeconds * 1000).unref();
     sweeper.stop();
-    void metrics?.close();
-    server.close(() => void ctx.close().finally(() => process.exit(0)));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(1), 10_000).unref();
+    await shutdown.drain(delaySeconds * 1000);
+    logger.info('connections closed');
+    await metrics?.close();
+    await ctx.close();
+    logger.info('stopped');
+    process.exit(0);
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  // The first signal starts the shutdown; a second one (Ctrl-C again) ends the process at once, by its default action.
+  const onSignal = (signal: string) => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    stop(signal).catch((err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 main().catch((err: unknown) => {

@@ -195,6 +195,21 @@ const variables = z.object({
     description:
       "Seconds between the server's sweeps of expired rows and of login events older than `LOGIN_EVENT_RETENTION_DAYS`. `0` turns off the periodic sweep (the CLI's `sweep` command still runs one).",
   }),
+  SHUTDOWN_TIMEOUT: secondsIn(1, 3600)
+    .default(25)
+    .meta({
+      description:
+        'Seconds from `SIGTERM` (or `SIGINT`) to a forced exit with code 1, `SHUTDOWN_DELAY` included: requests still in flight then are cut. ' +
+        "Keep it under the orchestrator's grace period (Kubernetes: `terminationGracePeriodSeconds`, 30 by default, minus any `preStop` sleep).",
+    }),
+  SHUTDOWN_DELAY: secondsIn(0, 300)
+    .default(0)
+    .meta({
+      description:
+        'Seconds the server keeps accepting requests after `SIGTERM`, answering `/readyz` with 503 `shutting_down`, before it closes its listener: ' +
+        'time for a load balancer polling `/readyz` to stop sending it requests. `0` closes it at once (a load balancer must then retry refused connections elsewhere). ' +
+        'Must be less than `SHUTDOWN_TIMEOUT`.',
+    }),
   LOGIN_RATE_LIMIT: perMinute(600).meta({
     description:
       'Requests per minute from one client IP to the login API (`/interaction/<uid>/challenge` and `/verify`; a sign-in needs two or three). ' +
@@ -371,7 +386,7 @@ export const PRODUCTION_RULES: readonly ProductionRule[] = [
 ];
 
 /**
- * The production rules (and the one rule across variables that holds in every mode), as a check on the whole object. It runs even when some variables are
+ * The production rules (and the rules across variables that hold in every mode), as a check on the whole object. It runs even when some variables are
  * malformed, so their problems and the production ones are reported together; a rule never reads
  * a malformed variable (its value is whatever zod left there).
  */
@@ -384,6 +399,15 @@ function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variabl
       path: ['METRICS_PORT'],
       message: `must differ from PORT (${env.PORT}): metrics have a listener of their own`,
       input: env.METRICS_PORT,
+    });
+  }
+  // In every mode: the delay before the listener closes is part of the time the shutdown may take.
+  if (!malformed.has('SHUTDOWN_DELAY') && !malformed.has('SHUTDOWN_TIMEOUT') && env.SHUTDOWN_DELAY >= env.SHUTDOWN_TIMEOUT) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SHUTDOWN_DELAY'],
+      message: `must be less than SHUTDOWN_TIMEOUT (${env.SHUTDOWN_TIMEOUT}): in-flight requests need time to finish after it`,
+      input: env.SHUTDOWN_DELAY,
     });
   }
   if (malformed.has('NODE_ENV') || env.NODE_ENV !== 'production') return;
@@ -439,6 +463,8 @@ export const configSchema = z
     /** Seconds a looked-up client is kept in memory (0: always read the database). */
     clientCacheTtlSeconds: v.CLIENT_CACHE_TTL,
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
+    /** The graceful shutdown (src/http/shutdown.ts): listener kept open `delaySeconds`, forced exit at `timeoutSeconds`. */
+    shutdown: { delaySeconds: v.SHUTDOWN_DELAY, timeoutSeconds: v.SHUTDOWN_TIMEOUT },
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
     /** Every rate limit (src/http/rate-limit.ts); a `name` keys its counters, so never reuse one for another rule. */
     rateLimits: {

@@ -12,6 +12,12 @@ import { createProtocolGate } from './protocol-gate.ts';
 import { protocolRequest } from './protocol-request.ts';
 import { nameEndpoint, requestMetrics } from './request-metrics.ts';
 import { requestLog } from './request-log.ts';
+import type { Shutdown } from './shutdown.ts';
+
+export interface AppOptions {
+  /** The server's shutdown (./shutdown.ts): while it drains, `/readyz` answers 503 `shutting_down`. */
+  shutdown?: Pick<Shutdown, 'draining'>;
+}
 
 const wired = new WeakSet<object>();
 /** Adds middleware to oidc-provider once, however many apps are built over one context. */
@@ -21,7 +27,7 @@ function wireOnce(provider: object, wire: () => void): void {
   wire();
 }
 
-export function createApp(deps: AppContext): Koa {
+export function createApp(deps: AppContext, opts: AppOptions = {}): Koa {
   const app = new Koa();
   app.proxy = deps.config.trustProxy;
   // Only the entries our own proxies added to X-Forwarded-For (TRUST_PROXY hops, counted from the end)
@@ -48,9 +54,16 @@ export function createApp(deps: AppContext): Koa {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
-  // Readiness: the database answers, every migration is applied and the signing keys are there.
+  // Readiness: not shutting down, the database answers, every migration is applied and the signing keys are there.
   health.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
+    // First, and without asking the database: a load balancer must stop sending requests as soon as the drain begins.
+    // Not logged at each probe: the shutdown's own lines say it.
+    if (opts.shutdown?.draining) {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', error: 'shutting_down' };
+      return;
+    }
     const problem = await deps.checkReadiness();
     if (!problem) {
       ctx.body = { status: 'ok' };

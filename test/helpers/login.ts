@@ -16,9 +16,10 @@ export interface JsonResponse<T = Record<string, unknown>> {
   body: T;
 }
 
-export function createAgent(issuer: string): Agent {
+/** A cookie jar over `base` (the global fetch, or one that also records each request). */
+export function createAgent(issuer: string, base: typeof fetch = fetch): Agent {
   const jar = new CookieJar();
-  return { fetch: makeFetchCookie(fetch, jar) as unknown as typeof fetch, jar, issuer };
+  return { fetch: makeFetchCookie(base, jar) as unknown as typeof fetch, jar, issuer };
 }
 
 export async function postJson<T = Record<string, unknown>>(agent: Agent, path: string, body: unknown, init: RequestInit = {}): Promise<JsonResponse<T>> {

@@ -112,7 +112,7 @@ function parseJson(line: string): { msg?: unknown; port?: unknown } | undefined 
 export interface ServerProcess {
   child: ChildProcess;
   port: number;
-  /** The ISSUER it was given: http://127.0.0.1:<port>. */
+  /** The ISSUER it was given: `env.ISSUER` (a proxy in front), or http://127.0.0.1:<port>. */
   issuer: string;
   /** What it has printed so far (stdout and stderr). */
   output(): string;
@@ -120,10 +120,13 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** `npm start` (or a build's compiled server) as a user runs it, on `env`'s database, listening on a free port of 127.0.0.1; resolves once it listens. */
-export async function startServerProcess(env: Record<string, string>, from: From = {}): Promise<ServerProcess> {
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+/**
+ * `npm start` (or a build's compiled server) as a user runs it, on `env`'s database, listening on 127.0.0.1 at `port`
+ * (a free one by default; the same one again to restart an instance behind a load balancer); resolves once it listens.
+ */
+export async function startServerProcess(env: Record<string, string>, from: From = {}, port?: number): Promise<ServerProcess> {
+  port ??= await freePort();
+  const issuer = env.ISSUER ?? `http://127.0.0.1:${port}`;
   const child = spawnEntry('src/main.ts', [], { ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer }, from);
   let output = '';
   // Always drained: a child whose pipe fills up blocks on its next log line.

@@ -68,6 +68,8 @@ const INVALID: Record<string, string[]> = {
   REFRESH_TOKEN_TTL: ['1', '31536001'],
   OUTBOUND_PRIVATE_HOSTS: ['kc.internal:8443', 'https://kc.internal', 'kc.internal/realms', 'user@kc.internal', ' , '],
   CLIENT_CACHE_TTL: ['-1', '3601'],
+  SHUTDOWN_TIMEOUT: ['0', '3601', '25s'],
+  SHUTDOWN_DELAY: ['-1', '301', '25'],
   PRODUCT_NAME: ['x'.repeat(61)],
   BRAND_LOGO_URL: ['http://cdn.example/logo.png', 'javascript:alert(1)', 'logo.png'],
   BRAND_COLOR: ['blue', '#fff', '#12345g', '#d64541'],
@@ -140,6 +142,13 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ PORT: '4000', METRICS_PORT: '4000' }), /METRICS_PORT: must differ from PORT \(4000\)/);
     assert.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metrics?.port, 0);
     assert.equal(loadConfig({ PORT: '4000', METRICS_PORT: '9464' }).metrics?.port, 9464);
+  });
+
+  it('refuses a SHUTDOWN_DELAY that leaves no time in SHUTDOWN_TIMEOUT, naming it', () => {
+    assert.throws(() => loadConfig({ SHUTDOWN_DELAY: '25' }), /SHUTDOWN_DELAY: must be less than SHUTDOWN_TIMEOUT \(25\)/);
+    assert.throws(() => loadConfig({ SHUTDOWN_TIMEOUT: '0' }), /SHUTDOWN_TIMEOUT: must be at least 1/);
+    assert.deepEqual(loadConfig({}).shutdown, { delaySeconds: 0, timeoutSeconds: 25 });
+    assert.deepEqual(loadConfig({ SHUTDOWN_DELAY: '5', SHUTDOWN_TIMEOUT: '30' }).shutdown, { delaySeconds: 5, timeoutSeconds: 30 });
   });
 
   it('treats an empty string as unset', () => {

@@ -162,6 +162,15 @@ describe('deploy/kubernetes', () => {
     }
   });
 
+  it('lets the server drain: preStop plus SHUTDOWN_TIMEOUT (SHUTDOWN_DELAY included) fit in the grace period', () => {
+    const config = loadConfig({ ...configMap.data, ...SECRETS });
+    const preStop = (server!.lifecycle as { preStop?: { exec?: { command: string[] } } } | undefined)?.preStop?.exec?.command;
+    const sleep = preStop?.[0] === 'sleep' ? Number(preStop[1]) : 0;
+    const grace = (podTemplateOf(deployment)!.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30;
+    // SHUTDOWN_TIMEOUT counts from SIGTERM and includes SHUTDOWN_DELAY; the grace period counts from preStop.
+    assert.ok(sleep + config.shutdown.timeoutSeconds < grace, `preStop ${sleep} s + SHUTDOWN_TIMEOUT ${config.shutdown.timeoutSeconds} s ≥ grace ${grace} s`);
+  });
+
   it('runs the compiled CLI migration with the server image, configuration and secrets', () => {
     const [migrate] = containersOf(job);
     assert.deepEqual(migrate!.command, ['node', 'dist/src/cli/index.js', 'migrate']);
@@ -198,7 +207,10 @@ function interpolate(value: string, vars: Record<string, string>): string {
 
 describe('docker-compose.yml and its Caddyfile', () => {
   const compose = parseYaml(read('docker-compose.yml')) as {
-    services: Record<string, { ports?: string[]; environment?: Record<string, string>; volumes?: string[]; networks?: string[]; build?: string }>;
+    services: Record<
+      string,
+      { ports?: string[]; environment?: Record<string, string>; volumes?: string[]; networks?: string[]; build?: string; stop_grace_period?: string }
+    >;
     networks: Record<string, { internal?: boolean }>;
   };
   const app = compose.services['wallet-oidc']!;
@@ -225,6 +237,8 @@ describe('docker-compose.yml and its Caddyfile', () => {
     assert.equal(config.proxyHops, 1, 'exactly one trusted proxy hop');
     assert.equal(config.issuer.href, 'https://localhost/', 'the default issuer is https://localhost, what Caddy serves');
     assert.throws(() => interpolate(app.environment!.ENCRYPTION_KEY!, {}), /ENCRYPTION_KEY is required/, 'compose refuses to start without the secrets');
+    const grace = /^(\d+)s$/.exec(app.stop_grace_period ?? '10s')![1]!;
+    assert.ok(config.shutdown.timeoutSeconds < Number(grace), `docker stop's ${grace} s cut the ${config.shutdown.timeoutSeconds} s drain short`);
   });
 
   it('proxies the site ISSUER names to the port the app listens on', () => {
