@@ -154,6 +154,32 @@ describeEachDatabase('rotating ENCRYPTION_KEY', (backend) => {
     assert.match(res.stderr, new RegExp(`sealed with key ${createSecretBox(Buffer.from(a, 'hex')).keyId}.*ENCRYPTION_KEY_PREVIOUS`));
   });
 
+  it('reports and re-seals through the CLI process, in text, and shows a key it cannot open as unknown', async () => {
+    const db = await fresh();
+    const [a, b] = [newKey(), newKey()];
+    const [idA, idB] = [a, b].map((k) => createSecretBox(Buffer.from(k, 'hex')).keyId);
+    await withServer(db, { ENCRYPTION_KEY: a }, async (server) => void (await server.addClient()));
+    const rotating = { ...db.env, ENCRYPTION_KEY: b, ENCRYPTION_KEY_PREVIOUS: a };
+
+    // Read-only, so it answers even under a key that opens nothing: the operator sees which key the data needs.
+    const lost = await cli(['secrets', 'status'], { ...db.env, ENCRYPTION_KEY: b });
+    assert.equal(lost.code, 0, lost.stderr);
+    assert.match(lost.stdout, new RegExp(`^oidc_clients\t${idA}\tunknown\t1$`, 'm'));
+
+    const before = await cli(['secrets', 'status'], rotating);
+    assert.equal(before.code, 0, before.stderr);
+    assert.match(before.stdout, new RegExp(`^current key: +${idB} \\(ENCRYPTION_KEY\\)$`, 'm'));
+    assert.match(before.stdout, new RegExp(`^previous keys: ${idA} \\(ENCRYPTION_KEY_PREVIOUS\\)$`, 'm'));
+    assert.match(before.stdout, new RegExp(`^signing_keys\t${idA}\tprevious\t1$`, 'm'));
+    assert.match(before.stdout, /^2 values are not under the current key/m);
+
+    const reseal = await cli(['secrets', 'reseal'], rotating);
+    assert.equal(reseal.code, 0, reseal.stderr);
+    assert.equal(reseal.stdout, `signing_keys: 1 re-sealed, 0 already under ${idB}\noidc_clients: 1 re-sealed, 0 already under ${idB}\n`);
+    const after = await cli(['secrets', 'status'], { ...db.env, ENCRYPTION_KEY: b });
+    assert.match(after.stdout, /^every value is under the current key: previous keys can be dropped$/m);
+  });
+
   // Two processes share only the database on Postgres (on PGlite the admin socket runs commands one at a time).
   if (backend.kind === 'postgres') {
     it('runs two reseals at once beside a secret rotation without losing or corrupting a value', async () => {
