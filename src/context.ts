@@ -16,8 +16,9 @@ import { createLoginEventStore } from './db/login-events.ts';
 import { createNonceStore } from './db/nonces.ts';
 import { createPayloadStore } from './db/payloads.ts';
 import { createPostgresRateCounters } from './db/rate-limits.ts';
-import { generateCookieKeys, generateEncryptionKey, getOrCreateSecret } from './db/provider-secrets.ts';
-import { createSecretBox } from './db/secret-box.ts';
+import { DEVELOPMENT_ENCRYPTION_KEY, findSecret, generateCookieKeys, generateEncryptionKey, getOrCreateSecret } from './db/provider-secrets.ts';
+import { checkSealedKeys } from './db/sealed-values.ts';
+import { createSecretBox, type SecretBox } from './db/secret-box.ts';
 import { createSigningKeys } from './db/signing-keys.ts';
 import { createSql, type Sql } from './db/sql.ts';
 import { createPages, type Pages } from './http/pages.ts';
@@ -66,6 +67,8 @@ export interface Ports {
 export interface Database {
   knex: Db;
   sql: Sql;
+  /** Seals under ENCRYPTION_KEY, opens under it or a previous key: for `secrets reseal` and `secrets status`. */
+  box: SecretBox;
   /** PGlite's data directory lock, with its admin socket; absent on Postgres, which many processes share. */
   lock: DataDirLock | undefined;
   /** Waits for admin commands running, closes the connections, then unlocks the data directory. */
@@ -106,6 +109,21 @@ export interface ContextOverrides extends Partial<Ports> {
 }
 
 /**
+ * The box that seals under ENCRYPTION_KEY and opens under it or ENCRYPTION_KEY_PREVIOUS. Without ENCRYPTION_KEY
+ * (development only: production refuses to start without it) a generated key is kept beside the data; once
+ * ENCRYPTION_KEY is set, that stored key is accepted as a previous one, so `secrets reseal` moves to the real key.
+ */
+async function openSecretBox(knex: Db, config: Config, logger: Logger): Promise<SecretBox> {
+  if (!config.encryptionKey) {
+    logger.warn('ENCRYPTION_KEY is not set: using a generated key stored in the database (development only)');
+    const generated = Buffer.from(await getOrCreateSecret(knex, DEVELOPMENT_ENCRYPTION_KEY, generateEncryptionKey), 'hex');
+    return createSecretBox(generated, config.previousEncryptionKeys);
+  }
+  const stored = await findSecret<string>(knex, DEVELOPMENT_ENCRYPTION_KEY);
+  return createSecretBox(config.encryptionKey, [...config.previousEncryptionKeys, ...(stored ? [Buffer.from(stored, 'hex')] : [])]);
+}
+
+/**
  * Connects to the database as it is, with no migration: on PGlite, after locking its data directory (a second process on
  * it would split the data). `close` waits for admin commands running, closes the connections, then unlocks.
  */
@@ -135,13 +153,7 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
   try {
     const applied = await migrate(knex);
     if (applied.length) logger.info({ applied }, 'database migrated');
-    let key = config.encryptionKey;
-    if (!key) {
-      // Development only (production refuses to start without ENCRYPTION_KEY): keep a generated key beside the data.
-      key = Buffer.from(await getOrCreateSecret(knex, 'encryption_key', generateEncryptionKey), 'hex');
-      logger.warn('ENCRYPTION_KEY is not set: using a generated key stored in the database (development only)');
-    }
-    const box = createSecretBox(key);
+    const box = await openSecretBox(knex, config, logger);
     const sql = createSql(knex);
     const stores: Stores = {
       accounts: createAccountStore(knex, sql),
@@ -153,7 +165,7 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
       secrets: { getOrCreate: (name, generate) => getOrCreateSecret(knex, name, generate) },
       atomic: (fn) => sql.transaction(fn),
     };
-    return { database: { knex, sql, lock, close }, stores };
+    return { database: { knex, sql, box, lock, close }, stores };
   } catch (err) {
     await close();
     throw err;
@@ -166,6 +178,12 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const opened = overrides.stores ? { database: undefined, stores: overrides.stores } : await openDatabase(config, clock, logger);
   const { database, stores } = opened;
   try {
+    if (database) {
+      // Every sealed value must open, checked before serving: not at the first token request of one client.
+      const counts = await checkSealedKeys(database.knex, database.box);
+      const stale = counts.filter((c) => c.keyId !== database.box.keyId).reduce((n, c) => n + c.count, 0);
+      if (stale) logger.warn({ values: stale }, 'values sealed under a previous encryption key: run `wallet-oidc secrets reseal`');
+    }
     await stores.signingKeys.ensure();
     const signingKeys: JWK[] = await stores.signingKeys.list();
     const metrics = createMetrics(clock);

@@ -87,15 +87,23 @@ export class ConfigError extends WalletOidcError {
   }
 }
 
-/** Sealed data in the database was written under another ENCRYPTION_KEY. */
+/**
+ * Sealed data in the database was written under a key that is neither ENCRYPTION_KEY nor one of
+ * ENCRYPTION_KEY_PREVIOUS. Only key ids are named (never keys): the message reaches logs.
+ */
 export class WrongKeyError extends WalletOidcError {
-  constructor(keyId: string, expected: string) {
+  readonly keyId: string;
+
+  constructor(keyId: string, expected: string, previous: readonly string[] = []) {
     super(
       'wrong_encryption_key',
-      `ENCRYPTION_KEY: data in the database was sealed with key ${keyId}, but the configured key is ${expected}; ` +
-        'start with the key the data was written with',
+      `ENCRYPTION_KEY: data in the database was sealed with key ${keyId}, but the configured key is ${expected}` +
+        ` and ENCRYPTION_KEY_PREVIOUS ${previous.length ? `holds ${previous.join(', ')}` : 'is not set'}; ` +
+        'start with the key the data was written with, or, while rotating, give that key in ENCRYPTION_KEY_PREVIOUS ' +
+        '(docs/operations.md, "Rotating ENCRYPTION_KEY")',
       { expose: false, exitCode: EXIT.usage },
     );
+    this.keyId = keyId;
   }
 }
 

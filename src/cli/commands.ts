@@ -13,6 +13,7 @@ import type { LoginEventFilter } from '../http/ports.ts';
 import type { LoginEvent } from '../observer.ts';
 import { CLIENT_AUTH_METHODS, registerClient, updateClient } from '../oidc/clients.ts';
 import type { Account, StoredClient } from '../oidc/ports.ts';
+import { addSecretsCommands } from './secrets-commands.ts';
 
 /** Where a command finds the data: opened by this CLI process, or the running server's own (admin socket). */
 export interface CommandRuntime {
@@ -345,6 +346,8 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
       const kid = await withStores(({ stores }) => stores.signingKeys.rotate());
       print(`new active key ${kid}`);
     });
+
+  addSecretsCommands(program, { withStores, withDatabase, withContext }, print);
 
   program
     .command('sweep')

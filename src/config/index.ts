@@ -54,6 +54,13 @@ const list = <T extends z.ZodType<unknown, string>>(item: T) =>
     )
     .pipe(z.array(item).min(1, 'must list at least one value'));
 
+/** A 32-byte AES key as 64 hex characters (ENCRYPTION_KEY and each of ENCRYPTION_KEY_PREVIOUS). */
+const encryptionKey = (message: string) =>
+  z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, message)
+    .transform((v): Buffer => Buffer.from(v, 'hex'));
+
 /** Every variable, in the order the docs list them. Empty strings count as unset (see configSchema). */
 const variables = z.object({
   NODE_ENV: z
@@ -116,16 +123,23 @@ const variables = z.object({
         'New cookies are signed with the first key; cookies signed with any listed key are accepted. Every instance must have the same list.',
       unset: 'generated and stored in the database (development)',
     }),
-  ENCRYPTION_KEY: z
-    .string()
-    .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`')
-    .transform((v): Buffer => Buffer.from(v, 'hex'))
+  ENCRYPTION_KEY: encryptionKey('must be 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`')
     .optional()
     .meta({
       description:
         '64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`: the AES-256-GCM key that seals client secrets and private signing keys in the database. ' +
-        'It cannot be rotated yet, and losing it loses them: set it before the first start of any database you intend to keep.',
+        'Losing it loses them: set it before the first start of any database you intend to keep. ' +
+        'To change it, move the old key to `ENCRYPTION_KEY_PREVIOUS` and run `wallet-oidc secrets reseal` (docs/operations.md, "Rotating ENCRYPTION_KEY").',
       unset: 'generated and stored in the database (development)',
+    }),
+  ENCRYPTION_KEY_PREVIOUS: list(encryptionKey('each key must be 64 hex characters (32 bytes)'))
+    .optional()
+    .meta({
+      description:
+        'Comma-separated earlier `ENCRYPTION_KEY`s (each 64 hex characters), accepted only to open values sealed under them while `ENCRYPTION_KEY` is rotated; ' +
+        'everything is sealed under `ENCRYPTION_KEY`. Remove them once `wallet-oidc secrets status` shows nothing sealed under them. ' +
+        'The key a development database generated for itself is accepted without being listed here.',
+      unset: 'none',
     }),
   ALLOWED_CHAINS: list(
     z
@@ -340,6 +354,14 @@ const required = (variable: Name, why: string): ProductionRule => ({
   problem: (env) => (env[variable] === undefined ? `required when NODE_ENV=production (${why})` : undefined),
 });
 
+/** Which keys of a list are not random, naming each by its position (never quoting it), or undefined when all are. */
+function findWeakKeys(keys: string[]): string | undefined {
+  const weak = keys.map((key, i) => [i, findWeakness(key)] as const).filter(([, why]) => why);
+  return weak.length
+    ? `${weak.map(([i, why]) => `key ${i + 1} of ${keys.length} ${why}`).join('; ')}: not a random key in production (make one with \`openssl rand -hex 32\`)`
+    : undefined;
+}
+
 export const PRODUCTION_RULES: readonly ProductionRule[] = [
   {
     variable: 'ISSUER',
@@ -366,13 +388,7 @@ export const PRODUCTION_RULES: readonly ProductionRule[] = [
     variable: 'COOKIE_KEYS',
     summary: 'random keys',
     reads: [],
-    problem: (env) => {
-      const keys = env.COOKIE_KEYS ?? [];
-      const weak = keys.map((key, i) => [i, findWeakness(key)] as const).filter(([, why]) => why);
-      return weak.length
-        ? `${weak.map(([i, why]) => `key ${i + 1} of ${keys.length} ${why}`).join('; ')}: not a random key in production (make one with \`openssl rand -hex 32\`)`
-        : undefined;
-    },
+    problem: (env) => findWeakKeys(env.COOKIE_KEYS ?? []),
   },
   {
     variable: 'ENCRYPTION_KEY',
@@ -382,6 +398,13 @@ export const PRODUCTION_RULES: readonly ProductionRule[] = [
       const why = env.ENCRYPTION_KEY && findWeakness(env.ENCRYPTION_KEY.toString('hex'));
       return why ? `${why}: not a random key in production (make one with \`openssl rand -hex 32\`)` : undefined;
     },
+  },
+  {
+    variable: 'ENCRYPTION_KEY_PREVIOUS',
+    summary: 'random keys',
+    reads: [],
+    // A previous key still opens data: a guessable one is as bad as a guessable ENCRYPTION_KEY.
+    problem: (env) => findWeakKeys((env.ENCRYPTION_KEY_PREVIOUS ?? []).map((key) => key.toString('hex'))),
   },
 ];
 
@@ -445,6 +468,8 @@ export const configSchema = z
     cookieKeys: v.COOKIE_KEYS,
     /** 32-byte key that encrypts client secrets and private signing keys at rest; undefined in development means generated. */
     encryptionKey: v.ENCRYPTION_KEY,
+    /** Earlier keys, accepted for opening only while ENCRYPTION_KEY is rotated (src/db/secret-box.ts). */
+    previousEncryptionKeys: v.ENCRYPTION_KEY_PREVIOUS ?? [],
     allowedChains: v.ALLOWED_CHAINS,
     subFormat: v.SUB_FORMAT,
     challengeTtlSeconds: v.CHALLENGE_TTL,

@@ -15,5 +15,14 @@ export async function getOrCreateSecret<T>(db: Db, name: string, generate: () =>
   return row.value as T;
 }
 
+/** The stored value named `name`, or undefined. */
+export async function findSecret<T>(db: Db, name: string): Promise<T | undefined> {
+  const row = await db('provider_secrets').where({ name }).first('value');
+  return row?.value as T | undefined;
+}
+
+/** The name of the ENCRYPTION_KEY a development database generated for itself (hex). */
+export const DEVELOPMENT_ENCRYPTION_KEY = 'encryption_key';
+
 export const generateCookieKeys = (): string[] => [randomBytes(32).toString('base64url')];
 export const generateEncryptionKey = (): string => randomBytes(32).toString('hex');

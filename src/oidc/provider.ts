@@ -59,6 +59,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     // the ID token alone (docs: conformIdTokenClaims).
     conformIdTokenClaims: false,
     jwks: { keys: deps.signingKeys },
+    // Keygrip semantics: the first key signs, every listed key verifies, so COOKIE_KEYS rotates by prepending a new key
+    // (docs: cookies.keys; docs/operations.md, "Rotating COOKIE_KEYS").
     cookies: { keys: deps.cookieKeys },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant,

@@ -16,7 +16,8 @@ export interface RunResult {
 /** Env for a child: the test's own, minus anything that would pick another database or config. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = { ...process.env };
-  for (const key of ['DATABASE_URL', 'DATA_DIR', 'NODE_ENV', 'ISSUER', 'PORT', 'COOKIE_KEYS', 'ENCRYPTION_KEY', 'LOG_LEVEL']) delete base[key];
+  for (const key of ['DATABASE_URL', 'DATA_DIR', 'NODE_ENV', 'ISSUER', 'PORT', 'COOKIE_KEYS', 'ENCRYPTION_KEY', 'ENCRYPTION_KEY_PREVIOUS', 'LOG_LEVEL'])
+    delete base[key];
   return { ...base, ...env };
 }
 

@@ -41,15 +41,23 @@ export async function startTestServer(db: TestDatabase | 'memory', opts: TestSer
   const { port } = httpServer.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
   const dbEnv = db === 'memory' ? {} : db.env;
-  const config = loadConfig({ ...dbEnv, ISSUER: issuer, PORT: String(port), SWEEP_INTERVAL: '0', ...opts.env });
-  const logger = createLogger(process.env.TEST_LOG_LEVEL === undefined ? 'silent' : config.logLevel);
   const clock = opts.clock;
-  const ctx = await createContext(config, {
-    logger,
-    ...(clock ? { clock } : {}),
-    ...(db === 'memory' ? { stores: createMemoryStores(clock ?? (() => new Date())) } : {}),
-    ...opts.overrides,
-  });
+  let config: AppContext['config'];
+  let ctx: AppContext;
+  try {
+    config = loadConfig({ ...dbEnv, ISSUER: issuer, PORT: String(port), SWEEP_INTERVAL: '0', ...opts.env });
+    const logger = createLogger(process.env.TEST_LOG_LEVEL === undefined ? 'silent' : config.logLevel);
+    ctx = await createContext(config, {
+      logger,
+      ...(clock ? { clock } : {}),
+      ...(db === 'memory' ? { stores: createMemoryStores(clock ?? (() => new Date())) } : {}),
+      ...opts.overrides,
+    });
+  } catch (err) {
+    // A start that fails (what some tests assert) must not leave the listener open: the test process would never end.
+    await new Promise((resolve) => httpServer.close(resolve));
+    throw err;
+  }
   httpServer.on('request', createApp(ctx).callback());
 
   return {

@@ -57,6 +57,7 @@ const INVALID: Record<string, string[]> = {
   DATABASE_TIMEOUT: ['0', '301', '2.5'],
   COOKIE_KEYS: ['too-short', `${'k'.repeat(32)},short`, ' , '],
   ENCRYPTION_KEY: ['abc', 'z'.repeat(64), '0123456789abcdef'.repeat(3)],
+  ENCRYPTION_KEY_PREVIOUS: ['abc', `${'0123456789abcdef'.repeat(4)},short`, ' , '],
   ALLOWED_CHAINS: ['0', 'mainnet', '1,-5', ' , '],
   SUB_FORMAT: ['did'],
   CHALLENGE_TTL: ['5', '7200', '5m'],
@@ -294,6 +295,20 @@ describe('loadConfig', () => {
       for (const key of ['0'.repeat(64), 'ab'.repeat(32), '0123456789abcdef'.repeat(4), `${'f'.repeat(60)}0123`]) {
         assert.deepEqual(refused({ ...production, ENCRYPTION_KEY: key }), ['ENCRYPTION_KEY'], key);
       }
+    });
+
+    it('refuses an ENCRYPTION_KEY_PREVIOUS entry that is not random, naming which', () => {
+      const { production, refused } = setup();
+      const env = { ...production, ENCRYPTION_KEY_PREVIOUS: `${RANDOM_KEYS.encryption},${'0'.repeat(64)}` };
+      assert.deepEqual(refused(env), ['ENCRYPTION_KEY_PREVIOUS']);
+      assert.throws(() => loadConfig(env), /ENCRYPTION_KEY_PREVIOUS: key 2 of 2 is one character repeated/);
+    });
+
+    it('decodes ENCRYPTION_KEY_PREVIOUS into 32-byte keys, in the order given', () => {
+      const [a, b] = ['0123456789abcdef'.repeat(4), 'fedcba9876543210'.repeat(4)];
+      const config = loadConfig({ ENCRYPTION_KEY_PREVIOUS: ` ${a} , ${b}` });
+      assert.deepEqual(config.previousEncryptionKeys, [Buffer.from(a, 'hex'), Buffer.from(b, 'hex')]);
+      assert.deepEqual(loadConfig({}).previousEncryptionKeys, []);
     });
 
     it('accepts the same weak keys in development', () => {

@@ -91,7 +91,7 @@ interface Container {
   image: string;
   command?: string[];
   ports?: { name?: string; containerPort: number }[];
-  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }[];
   envFrom?: { configMapRef?: { name: string } }[];
   [probe: string]: unknown;
 }
@@ -182,7 +182,9 @@ describe('deploy/kubernetes', () => {
 
   it('sets only known variables, and they pass the production rules', () => {
     const fromSecret = server!.env!.map((e) => {
-      assert.deepEqual(e.valueFrom?.secretKeyRef, { name: 'wallet-oidc', key: e.name }, `${e.name} comes from the Secret wallet-oidc`);
+      // Only the previous encryption keys may be missing from the Secret: they are there only during a rotation.
+      const optional = e.name === 'ENCRYPTION_KEY_PREVIOUS' ? { optional: true } : {};
+      assert.deepEqual(e.valueFrom?.secretKeyRef, { name: 'wallet-oidc', key: e.name, ...optional }, `${e.name} comes from the Secret wallet-oidc`);
       return e.name;
     });
     assert.deepEqual(server!.envFrom, [{ configMapRef: { name: 'wallet-oidc' } }]);

@@ -70,7 +70,35 @@ describe('createSecretBox', () => {
     assert.throws(() => box.open(other.seal('client-secret-1')), WrongKeyError);
   });
 
+  it('opens values sealed under a previous key, and seals only under the current one', () => {
+    const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+    const old = createSecretBox(oldKey);
+    const rotating = createSecretBox(newKey, [oldKey]);
+    assert.deepEqual(rotating.previousKeyIds, [old.keyId]);
+    assert.equal(rotating.open(old.seal('client-secret-1')), 'client-secret-1');
+    const resealed = rotating.seal('client-secret-1');
+    assert.equal(rotating.keyIdOf(resealed), createSecretBox(newKey).keyId);
+    assert.equal(createSecretBox(newKey).open(resealed), 'client-secret-1');
+    assert.throws(() => old.open(resealed), WrongKeyError, 'the old key alone does not open what the new one sealed');
+  });
+
+  it('names the current and the previous key ids when no key it holds fits', () => {
+    const [a, b, c] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    const box = createSecretBox(a, [b, a]);
+    assert.deepEqual(box.previousKeyIds, [createSecretBox(b).keyId], 'the current key is not listed again');
+    assert.throws(
+      () => box.open(createSecretBox(c).seal('x')),
+      (err) =>
+        err instanceof WrongKeyError &&
+        err.keyId === createSecretBox(c).keyId &&
+        err.message.includes(`ENCRYPTION_KEY_PREVIOUS holds ${createSecretBox(b).keyId}`),
+    );
+  });
+
   it('refuses a key that is not 32 bytes', () => {
-    for (const length of [0, 16, 31, 33, 64]) assert.throws(() => createSecretBox(randomBytes(length)), TypeError, `${length} bytes`);
+    for (const length of [0, 16, 31, 33, 64]) {
+      assert.throws(() => createSecretBox(randomBytes(length)), TypeError, `${length} bytes`);
+      assert.throws(() => createSecretBox(randomBytes(32), [randomBytes(length)]), TypeError, `a previous key of ${length} bytes`);
+    }
   });
 });
