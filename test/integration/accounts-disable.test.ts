@@ -6,7 +6,7 @@ import { after, before, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { runCommand, serverRuntime } from '../../src/cli/commands.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
-import { createAgent, followToClient, requestChallenge, startLogin, verify } from '../helpers/login.ts';
+import { createAgent, followToClient, requestChallenge, startLogin, verify, type TestWallet } from '../helpers/login.ts';
 import { relyingParty } from '../helpers/raw-rp.ts';
 import { describeEachStore, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
 
@@ -38,7 +38,7 @@ describeEachStore('accounts disable and enable', (start) => {
     refresh: (await rp.refresh(client, session.tokens.refresh_token!)).body.error ?? 'ok',
   });
   /** A sign-in through the login API: the status and reason code /verify answers. */
-  const attempt = async (wallet: Wallet, agent = createAgent(server.issuer)) => {
+  const attempt = async (wallet: TestWallet, agent = createAgent(server.issuer)) => {
     const uid = await startLogin(agent, rp.authorization(client).url);
     const { message } = await requestChallenge(agent, uid, wallet.address);
     return verify(agent, uid, message, await wallet.signMessage(message));
