@@ -68,6 +68,7 @@ const INVALID: Record<string, string[]> = {
   REFRESH_TOKEN_TTL: ['1', '31536001'],
   OUTBOUND_PRIVATE_HOSTS: ['kc.internal:8443', 'https://kc.internal', 'kc.internal/realms', 'user@kc.internal', ' , '],
   CLIENT_CACHE_TTL: ['-1', '3601'],
+  CHANGE_POLL_INTERVAL: ['0', '3601'],
   PRODUCT_NAME: ['x'.repeat(61)],
   BRAND_LOGO_URL: ['http://cdn.example/logo.png', 'javascript:alert(1)', 'logo.png'],
   BRAND_COLOR: ['blue', '#fff', '#12345g', '#d64541'],
