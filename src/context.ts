@@ -108,6 +108,8 @@ export interface ContextOverrides extends Partial<Ports> {
   logger?: Logger;
   /** Stores to use instead of the database (memory/stores.ts); no database is opened then. */
   stores?: Stores;
+  /** false: only publish changes, never receive them (a CLI process: no LISTEN connection, no poll). */
+  receiveChanges?: boolean;
 }
 
 /**
@@ -209,7 +211,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       // is used after a restart (docs/cli.md). Staged key rotation replaces this with the keys component's reload().
       logger.info('signing keys changed: restart to use the new active key');
     });
-    await changes.start();
+    if (overrides.receiveChanges !== false) await changes.start();
     const provider = createProvider({
       config,
       adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(stores.payloads, name, clock)),
