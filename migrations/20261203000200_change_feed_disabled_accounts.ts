@@ -2,9 +2,6 @@
 // payload belongs to, so disabling an account ends its sessions, grants and tokens in one indexed DELETE.
 import type { Knex } from 'knex';
 
-/** The models that carry `accountId` when this migration was written (a migration never changes). */
-const ACCOUNT_MODELS = ['Session', 'Grant', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'];
-
 /** Rows updated per statement. */
 const BATCH = 500;
 
@@ -22,7 +19,8 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('oidc_payloads', (t) => t.text('account_id'));
   // Live sessions and tokens written before can be ended too. Read in JavaScript: Postgres's json operators
   // refuse a \u0000 escape, which a stored request parameter (an authorization code's nonce) may hold.
-  const rows = (await knex('oidc_payloads').whereIn('model', ACCOUNT_MODELS).select('model', 'id', 'payload')) as {
+  // As the adapter now writes them: a row's account is its payload's `accountId` (an Interaction has none of its own).
+  const rows = (await knex('oidc_payloads').whereNot('model', 'Interaction').select('model', 'id', 'payload')) as {
     model: string;
     id: string;
     payload: { accountId?: unknown };

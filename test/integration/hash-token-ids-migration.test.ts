@@ -99,4 +99,13 @@ describeEachDatabase('the migration that hashes token ids', (backend) => {
     const interaction = await provider.Interaction.find(interactionId);
     assert.deepEqual(interaction?.session, { accountId: session?.accountId, uid: sessionUid }, 'the cookie copy is gone, the rest kept');
   });
+
+  it('lets the next migration record the account of every session, grant and token, so disabling it ends them', async () => {
+    const owned = (await app!.database!.knex('oidc_payloads').where({ account_id: '0x0000000000000000000000000000000000000001' }).pluck('model')) as string[];
+    // Every row written with an accountId (each hashed model, the code whose nonce holds a NUL, the grant); never an Interaction.
+    const expected = HASHED_MODELS.size + 2;
+    assert.equal(owned.length, expected, owned.sort().join(' '));
+    assert.ok(!owned.includes('Interaction'));
+    assert.equal(await app!.stores.payloads.revokeAccount('0x0000000000000000000000000000000000000001'), expected);
+  });
 });

@@ -17,7 +17,7 @@ import type { IssuedNonce } from '../../src/siwe/ports.ts';
 import { getOrCreateSecret } from '../../src/db/provider-secrets.ts';
 import { createSecretBox } from '../../src/db/secret-box.ts';
 import { createSigningKeys } from '../../src/db/signing-keys.ts';
-import { SWEEP_GRACE_SECONDS, sweepExpired } from '../../src/db/sweep.ts';
+import { CHANGE_RETENTION_SECONDS, SWEEP_GRACE_SECONDS, sweepExpired } from '../../src/db/sweep.ts';
 import { describeEachDatabase } from '../helpers/db.ts';
 
 type Backend = Parameters<Parameters<typeof describeEachDatabase>[1]>[0];
@@ -147,6 +147,17 @@ describeEachDatabase('storage', (backend) => {
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
       assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 1, rate_limits: 0, config_changes: 0 });
       assert.deepEqual(await ctx.ids('login_events', 'sub'), ['kept']);
+    });
+
+    it('deletes change announcements older than their retention and keeps the recent ones', async () => {
+      const now = new Date();
+      await ctx.db('config_changes').insert([
+        { kind: 'clients', key: 'old', at: new Date(now.getTime() - (CHANGE_RETENTION_SECONDS + 60) * 1000) },
+        { kind: 'clients', key: 'recent', at: new Date(now.getTime() - (CHANGE_RETENTION_SECONDS - 60) * 1000) },
+      ]);
+      const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 0, rate_limits: 0, config_changes: 1 });
+      assert.deepEqual(await ctx.ids('config_changes', 'key'), ['recent']);
     });
 
     it('deletes rate-limit counters whose window or lockout ended beyond the grace, and keeps the others', async () => {
