@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type Provider from 'oidc-provider';
 import type { JWK } from 'oidc-provider';
 import { lockDataDir, type DataDirLock } from './admin/data-dir-lock.ts';
+import { createLocalChangeFeed, type ChangeFeed, type ChangeKind } from './changes.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
 import { createAccountStore } from './db/accounts.ts';
+import { createPostgresChangeFeed } from './db/changes.ts';
 import { createClientStore } from './db/clients.ts';
 import { createDb, migrate, migrationStatus, type Db } from './db/knex.ts';
 import { createLoginEventStore } from './db/login-events.ts';
@@ -28,6 +30,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics, type WatchedDatabase } from './metrics/metrics.ts';
 import { combineObservers, createLogObserver, type Observer } from './observer.ts';
 import { createClientAdapter, createPayloadAdapter } from './oidc/adapter.ts';
+import { createFindAccount } from './oidc/claims.ts';
 import { noNames, type AccountStore, type ClientStore, type NameResolver, type PayloadStore, type SigningKeyStore } from './oidc/ports.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createSiweService, type SiweService } from './siwe/challenge.ts';
@@ -87,6 +90,8 @@ export interface AppContext extends Ports {
   provider: Provider;
   /** Prometheus metrics on this context's own registry (served by metrics/server.ts when METRICS_PORT is set). */
   metrics: Metrics;
+  /** CLI changes (clients, accounts, keys) announced to every instance: on Postgres through the database, else in this process. */
+  changes: ChangeFeed;
   /** Which secp256k1 implementation the EOA verifier uses. */
   signatureRecovery: RecoveryImplementation;
   /** Whether this instance can serve: the database answers, no migration is pending, signing keys exist. Never throws. */
@@ -106,6 +111,8 @@ export interface ContextOverrides extends Partial<Ports> {
   logger?: Logger;
   /** Stores to use instead of the database (memory/stores.ts); no database is opened then. */
   stores?: Stores;
+  /** false: only publish changes, never receive them (a CLI process: no LISTEN connection, no poll). */
+  receiveChanges?: boolean;
 }
 
 /**
@@ -148,7 +155,7 @@ export async function connectDatabase(config: Config, logger: Logger): Promise<{
  * Locks a PGlite data directory (before PGlite opens it: a second process on it would split the data), opens the
  * database, applies migrations, unlocks the sealed secrets, and builds the SQL stores.
  */
-export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores }> {
+export async function openDatabase(config: Config, clock: Clock, logger: Logger): Promise<{ database: Database; stores: Stores; changes: ChangeFeed }> {
   const { knex, lock, close } = await connectDatabase(config, logger);
   try {
     const applied = await migrate(knex);
@@ -165,18 +172,34 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
       secrets: { getOrCreate: (name, generate) => getOrCreateSecret(knex, name, generate) },
       atomic: (fn) => sql.transaction(fn),
     };
-    return { database: { knex, sql, box, lock, close }, stores };
+    // Not started here: a CLI process only publishes; createContext starts the server's feed.
+    const changes =
+      config.database.kind === 'postgres'
+        ? createPostgresChangeFeed({
+            sql,
+            url: config.database.url,
+            logger,
+            pollIntervalSeconds: config.changePollIntervalSeconds,
+            connectTimeoutSeconds: config.database.timeoutSeconds,
+          })
+        : localChanges(logger);
+    return { database: { knex, sql, box, lock, close }, stores, changes };
   } catch (err) {
     await close();
     throw err;
   }
 }
 
+/** PGlite's one process, or the in-memory stores: announcements never leave the process. */
+const localChanges = (logger: Logger) => createLocalChangeFeed((err: unknown, kind: ChangeKind) => logger.error({ err, kind }, 'a change listener failed'));
+
 export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config.logLevel);
-  const opened = overrides.stores ? { database: undefined, stores: overrides.stores } : await openDatabase(config, clock, logger);
-  const { database, stores } = opened;
+  const opened = overrides.stores
+    ? { database: undefined, stores: overrides.stores, changes: localChanges(logger) }
+    : await openDatabase(config, clock, logger);
+  const { database, stores, changes } = opened;
   try {
     if (database) {
       // Every sealed value must open, checked before serving: not at the first token request of one client.
@@ -206,11 +229,20 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     };
     const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });
     const clientAdapter = createClientAdapter(stores.clients, config.clientCacheTtlSeconds);
+    const findAccount = createFindAccount(stores.accounts, ports.nameResolver);
+    // What each announced change makes this instance forget (docs/operations.md, "Changes reach every instance").
+    changes.on('clients', (clientId) => clientAdapter.forget(clientId));
+    changes.on('accounts', (sub) => findAccount.forget(sub));
+    changes.on('keys', () => {
+      // Keys listener. Today nothing is reloaded: oidc-provider was given the keys at start, so a rotated key
+      // is used after a restart (docs/cli.md). Staged key rotation replaces this with the keys component's reload().
+      logger.info('signing keys changed: restart to use the new active key');
+    });
+    if (overrides.receiveChanges !== false) await changes.start();
     const provider = createProvider({
       config,
       adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(stores.payloads, name, clock)),
-      accounts: stores.accounts,
-      names: ports.nameResolver,
+      findAccount,
       signingKeys,
       cookieKeys,
       pages: pages.provider,
@@ -236,6 +268,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       pages,
       provider,
       metrics,
+      changes,
       signatureRecovery: recovery.implementation,
       async checkReadiness() {
         try {
@@ -250,10 +283,12 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         }
       },
       async close() {
+        await changes.close();
         await database?.close();
       },
     };
   } catch (err) {
+    await changes.close();
     await database?.close();
     throw err;
   }

@@ -3,6 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { ClientMetadata } from 'oidc-provider';
 import type { CommandResult } from '../admin/protocol.ts';
+import type { ChangeFeed } from '../changes.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { AppContext, Database, Stores } from '../context.ts';
@@ -17,8 +18,8 @@ import { addSecretsCommands } from './secrets-commands.ts';
 
 /** Where a command finds the data: opened by this CLI process, or the running server's own (admin socket). */
 export interface CommandRuntime {
-  /** The database and its stores: what most commands need. */
-  withStores<T>(fn: (opened: { database: Database; stores: Stores; config: Config }) => Promise<T>): Promise<T>;
+  /** The database and its stores, and the change feed that tells running servers what changed: what most commands need. */
+  withStores<T>(fn: (opened: { database: Database; stores: Stores; config: Config; changes: ChangeFeed }) => Promise<T>): Promise<T>;
   /** The database as it is, not migrated: for `migrate --status`. */
   withDatabase<T>(fn: (knex: Db) => Promise<T>): Promise<T>;
   /** The whole context: for commands that validate client metadata with oidc-provider's own schema. */
@@ -128,6 +129,25 @@ function printAccount(print: (line: string) => void, a: Account): void {
   print(`first login:    ${a.firstLoginAt.toISOString()}`);
   print(`last login:     ${a.lastLoginAt.toISOString()}`);
   print(`login count:    ${a.loginCount}`);
+  if (a.disabledAt) print(`disabled:       ${a.disabledAt.toISOString()}${a.disabledReason ? ` (${shown(a.disabledReason)})` : ''}`);
+}
+
+/** The accounts a subject or an address names (every chain's, for an address), or a usage error when there is none. */
+async function findAccounts(stores: Stores, key: string): Promise<Account[]> {
+  const bySub = await stores.accounts.find(key);
+  const found = bySub ? [bySub] : ADDRESS.test(key) ? await stores.accounts.findByAddress(key) : [];
+  if (!found.length) throw new UsageError(`no account with subject or address ${shown(key)}`);
+  return found;
+}
+
+/** The most characters `accounts disable --reason` keeps: a note for the audit, not a document. */
+export const MAX_REASON = 500;
+
+function parseReason(value: string): string {
+  if (!value.trim() || value.length > MAX_REASON || /\p{Cc}/u.test(value)) {
+    throw new InvalidArgumentError(`a note of 1 to ${MAX_REASON} characters on one line, without control characters`);
+  }
+  return value;
 }
 
 interface EventFlags {
@@ -195,7 +215,11 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
       const metadata = { ...parseMetadata(opts.metadata), ...flagsToMetadata(opts) } as Omit<ClientMetadata, 'client_id'>;
       // Stored explicitly, so a later change of the default never changes how an existing client authenticates.
       metadata.token_endpoint_auth_method ??= 'client_secret_post';
-      const client = await withContext(({ provider, stores }) => registerClient(provider, stores.clients, metadata));
+      const client = await withContext(async ({ provider, stores, changes }) => {
+        const added = await registerClient(provider, stores.clients, metadata);
+        await changes.publish('clients', added.client_id);
+        return added;
+      });
       printClient(print, client, opts.json);
     });
 
@@ -225,10 +249,13 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
     .option('--json', 'print JSON', false)
     .action(async (clientId: string, opts: ClientFlags & { rotateSecret: boolean; json: boolean }) => {
       const patch = { ...parseMetadata(opts.metadata), ...flagsToMetadata(opts) };
-      const { before, after } = await withContext(async ({ provider, stores }) => ({
-        before: await stores.clients.find(clientId),
-        after: await updateClient(provider, stores.clients, clientId, patch, { rotateSecret: opts.rotateSecret }),
-      }));
+      const { before, after } = await withContext(async ({ provider, stores, changes }) => {
+        const found = await stores.clients.find(clientId);
+        const updated = await updateClient(provider, stores.clients, clientId, patch, { rotateSecret: opts.rotateSecret });
+        // Every running instance forgets the client it keeps in memory: the old secret stops working everywhere.
+        if (updated) await changes.publish('clients', clientId);
+        return { before: found, after: updated };
+      });
       if (!after) throw new UsageError(`no client with id ${clientId}`);
       // The secret is printed only when it is new.
       const { client_secret: secret, ...rest } = after;
@@ -255,7 +282,11 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
     .argument('<client_id>')
     .description('delete a client; its tokens stop working')
     .action(async (clientId: string) => {
-      const removed = await withStores(({ stores }) => stores.clients.remove(clientId));
+      const removed = await withStores(async ({ stores, changes }) => {
+        const gone = await stores.clients.remove(clientId);
+        if (gone) await changes.publish('clients', clientId);
+        return gone;
+      });
       if (!removed) throw new UsageError(`no client with id ${clientId}`);
       print(`removed ${clientId}`);
     });
@@ -291,7 +322,7 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
       for (const e of events) print(eventLine(e));
     });
 
-  const accounts = program.command('accounts').description('read accounts (one per wallet, or per wallet and chain with SUB_FORMAT)');
+  const accounts = program.command('accounts').description('read, disable and enable accounts (one per wallet, or per wallet and chain with SUB_FORMAT)');
   accounts
     .command('list')
     .description('list accounts, the latest login first')
@@ -312,12 +343,7 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
     .description('print the accounts of a subject or an address')
     .option('--json', 'print JSON (an array)', false)
     .action(async (key: string, opts: { json: boolean }) => {
-      const found = await withStores(async ({ stores }) => {
-        const bySub = await stores.accounts.find(key);
-        if (bySub) return [bySub];
-        return ADDRESS.test(key) ? stores.accounts.findByAddress(key) : [];
-      });
-      if (!found.length) throw new UsageError(`no account with subject or address ${key}`);
+      const found = await withStores(({ stores }) => findAccounts(stores, key));
       if (opts.json) {
         print(JSON.stringify(found, null, 2));
         return;
@@ -326,6 +352,46 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
         if (i > 0) print('');
         printAccount(print, a);
       });
+    });
+
+  accounts
+    .command('disable')
+    .argument('<sub_or_address>', 'a subject, or an address in any letter case (its accounts on every chain)')
+    .description('refuse its logins and end its sessions, grants and tokens, on every running server')
+    .option('--reason <text>', `a note kept with the account (up to ${MAX_REASON} characters)`, parseReason)
+    .action(async (key: string, opts: { reason?: string }) => {
+      const { subs, changed, ended } = await withStores(async ({ stores, changes }) => {
+        const subs = (await findAccounts(stores, key)).map((a) => a.sub);
+        // One transaction: the account's state, the end of what it holds, and the announcement (on Postgres
+        // a row and a NOTIFY, delivered at commit) stand or fall together. Ended even when it was already
+        // disabled: a login that raced the first disable may have left a session.
+        return stores.atomic(async () => {
+          const changed = await stores.accounts.setDisabled(subs, { at: systemClock(), reason: opts.reason });
+          let ended = 0;
+          for (const sub of subs) {
+            ended += await stores.payloads.revokeAccount(sub);
+            await changes.publish('accounts', sub);
+          }
+          return { subs, changed, ended };
+        });
+      });
+      for (const sub of subs) print(`${changed.includes(sub) ? 'disabled' : 'already disabled'} ${shown(sub)}`);
+      print(`ended ${ended} sessions, grants, codes and tokens`);
+    });
+  accounts
+    .command('enable')
+    .argument('<sub_or_address>', 'a subject, or an address in any letter case (its accounts on every chain)')
+    .description('allow its logins again (sessions and tokens ended by disable stay ended)')
+    .action(async (key: string) => {
+      const { subs, changed } = await withStores(async ({ stores, changes }) => {
+        const subs = (await findAccounts(stores, key)).map((a) => a.sub);
+        return stores.atomic(async () => {
+          const changed = await stores.accounts.setDisabled(subs, null);
+          for (const sub of changed) await changes.publish('accounts', sub);
+          return { subs, changed };
+        });
+      });
+      for (const sub of subs) print(`${changed.includes(sub) ? 'enabled' : 'already enabled'} ${shown(sub)}`);
     });
 
   const keys = program.command('keys').description('manage ID token signing keys');
@@ -343,7 +409,11 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
     .command('rotate')
     .description('add a new signing key and make it active; older keys stay published (restart servers to pick it up)')
     .action(async () => {
-      const kid = await withStores(({ stores }) => stores.signingKeys.rotate());
+      const kid = await withStores(async ({ stores, changes }) => {
+        const rotated = await stores.signingKeys.rotate();
+        await changes.publish('keys');
+        return rotated;
+      });
       print(`new active key ${kid}`);
     });
 
@@ -386,7 +456,7 @@ export async function runCommand(argv: string[], runtime: CommandRuntime): Promi
 /** The running server's own context as the runtime: for commands that arrive over its admin socket. */
 export function serverRuntime(ctx: AppContext): CommandRuntime {
   return {
-    withStores: (fn) => fn({ database: ctx.database!, stores: ctx.stores, config: ctx.config }),
+    withStores: (fn) => fn({ database: ctx.database!, stores: ctx.stores, config: ctx.config, changes: ctx.changes }),
     withDatabase: (fn) => fn(ctx.database!.knex),
     withContext: (fn) => fn(ctx),
   };

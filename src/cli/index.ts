@@ -45,7 +45,7 @@ const direct: CommandRuntime = {
   async withContext(fn) {
     const { config, logger } = configure();
     const { createContext } = await import('../context.ts');
-    const ctx = await createContext(config, { logger });
+    const ctx = await createContext(config, { logger, receiveChanges: false });
     try {
       return await fn(ctx);
     } finally {

@@ -203,7 +203,15 @@ const variables = z.object({
     .meta({
       description:
         'Seconds a server keeps a client it looked up in memory (`0`: always read the database). ' +
-        'A client changed or removed by the CLI or another instance reaches this instance within this time.',
+        'A client changed or removed by the CLI is forgotten at once on every instance (the change feed, docs/operations.md); ' +
+        'this bounds how long a lost announcement can leave a stale client.',
+    }),
+  CHANGE_POLL_INTERVAL: secondsIn(1, 3600)
+    .default(5)
+    .meta({
+      description:
+        'Postgres only: seconds between reads of the `config_changes` table, the safety net under LISTEN/NOTIFY for CLI changes ' +
+        '(clients, accounts, keys) whose notification this instance missed (its LISTEN connection was down). A missed change arrives within this time.',
     }),
   SWEEP_INTERVAL: secondsIn(0, 86400).default(600).meta({
     description:
@@ -487,6 +495,8 @@ export const configSchema = z
     outboundPrivateHosts: v.OUTBOUND_PRIVATE_HOSTS ?? [],
     /** Seconds a looked-up client is kept in memory (0: always read the database). */
     clientCacheTtlSeconds: v.CLIENT_CACHE_TTL,
+    /** Seconds between polls of the change feed's table on Postgres (db/changes.ts). */
+    changePollIntervalSeconds: v.CHANGE_POLL_INTERVAL,
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
     /** The graceful shutdown (src/http/shutdown.ts): listener kept open `delaySeconds`, forced exit at `timeoutSeconds`. */
     shutdown: { delaySeconds: v.SHUTDOWN_DELAY, timeoutSeconds: v.SHUTDOWN_TIMEOUT },

@@ -11,6 +11,7 @@ import { currentRequest } from '../request-context.ts';
 import * as createSchema from '../../migrations/20261122000000_create_schema.ts';
 import * as rateLimits from '../../migrations/20261203000000_rate_limits.ts';
 import * as hashTokenIds from '../../migrations/20261203000100_hash_token_ids.ts';
+import * as changeFeed from '../../migrations/20261203000200_change_feed_disabled_accounts.ts';
 import { classifyDatabaseError } from './unavailable.ts';
 
 export type Db = Knex;
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261122000000_create_schema': createSchema,
   '20261203000000_rate_limits': rateLimits,
   '20261203000100_hash_token_ids': hashTokenIds,
+  '20261203000200_change_feed_disabled_accounts': changeFeed,
 };
 
 /** Every migration this version knows, oldest first. */

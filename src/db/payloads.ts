@@ -7,10 +7,11 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { PayloadStore, StoredPayload } from '../oidc/ports.ts';
 import type { Sql } from './sql.ts';
 
-const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
+// account_id: the account a session, grant or token belongs to, so disabling it ends them all (revokeAccount).
+const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at, account_id)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)
   ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-    user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL`;
+    user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL, account_id = excluded.account_id`;
 const SELECT = 'SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND';
 const FIND = `${SELECT} id = $2`;
 const FIND_BY_UID = `${SELECT} uid = $2 LIMIT 1`;
@@ -20,6 +21,7 @@ const CONSUME = 'UPDATE oidc_payloads SET consumed_at = $3 WHERE model = $1 AND 
 const DESTROY = 'DELETE FROM oidc_payloads WHERE model = $1 AND id = $2';
 const REVOKE_BY_GRANT_ID = 'DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2';
 const REVOKE_GRANT = "DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)";
+const REVOKE_ACCOUNT = 'DELETE FROM oidc_payloads WHERE account_id = $1';
 
 type Row = { id: string; payload: AdapterPayload; consumed_at: Date | null };
 
@@ -30,7 +32,8 @@ export function createPayloadStore(sql: Sql): PayloadStore {
   };
   return {
     async upsert(model, id, payload, expiresAt) {
-      const values = [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresAt ?? null];
+      const accountId = typeof payload.accountId === 'string' ? payload.accountId : null;
+      const values = [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresAt ?? null, accountId];
       await sql.query(UPSERT, values, 'oidc_upsert');
     },
     find: (model, id) => first(FIND, model, id, 'oidc_find'),
@@ -47,6 +50,9 @@ export function createPayloadStore(sql: Sql): PayloadStore {
     },
     async revokeGrant(grantId) {
       await sql.query(REVOKE_GRANT, [grantId], 'oidc_revoke_grant');
+    },
+    async revokeAccount(accountId) {
+      return (await sql.query(REVOKE_ACCOUNT, [accountId], 'oidc_revoke_account')).rowCount;
     },
   };
 }

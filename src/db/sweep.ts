@@ -13,7 +13,10 @@ export interface SweepOptions {
   batchSize?: number;
 }
 
-export type SweepCounts = Record<'oidc_payloads' | 'siwe_nonces' | 'login_events' | 'rate_limits', number>;
+/** Change feed rows (db/changes.ts) are kept this long: far beyond what an instance re-reads, and enough to see recent changes. */
+export const CHANGE_RETENTION_SECONDS = 3600;
+
+export type SweepCounts = Record<'oidc_payloads' | 'siwe_nonces' | 'login_events' | 'rate_limits' | 'config_changes', number>;
 
 async function deleteInBatches(db: Db, table: string, key: string, column: string, before: Date | number, batchSize: number): Promise<number> {
   let total = 0;
@@ -37,6 +40,7 @@ export async function sweepExpired(db: Db, opts: SweepOptions): Promise<SweepCou
     login_events: await deleteInBatches(db, 'login_events', 'id', 'occurred_at', eventsCutoff, batch),
     // Counters whose window or lockout ended (`expire` is in milliseconds, rate-limiter-flexible's format).
     rate_limits: await deleteInBatches(db, 'rate_limits', 'key', 'expire', cutoff.getTime(), batch),
+    config_changes: await deleteInBatches(db, 'config_changes', 'id', 'at', new Date(opts.now.getTime() - CHANGE_RETENTION_SECONDS * 1000), batch),
   };
 }
 

@@ -128,7 +128,12 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
         const sub = subjectFor(login.address, login.chainId, app.config.subFormat);
         const at = clock();
         const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
-        await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
+        // Known by now for a refusal's event too.
+        Object.assign(ctx.state.login, { address: login.address, chainId: login.chainId, sub });
+        const account = await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
+        // The account's row lock orders this against `accounts disable`: a disable that committed first is refused here;
+        // after one that commits later, findAccount (oidc/claims.ts) refuses the session and tokens this login goes on to make.
+        if (!account) throw new AppError('account_disabled', 'this account is disabled; contact the operator of this service');
         return { event, redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
       } catch (err) {
         // 5xx refusals (a verifier that could not ask the chain) are not the attempt's fault: roll back too.

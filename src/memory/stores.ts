@@ -48,6 +48,7 @@ export function createMemoryStores(clock: Clock): MemoryStores {
     accounts: {
       async recordLogin({ sub, address, walletType, at }, event) {
         const existing = accounts.get(sub);
+        if (existing?.disabledAt) return undefined;
         const account: Account = existing
           ? { ...existing, lastLoginAt: at, loginCount: existing.loginCount + 1 }
           : { id: randomUUID(), sub, address, walletType, firstLoginAt: at, lastLoginAt: at, loginCount: 1 };
@@ -65,6 +66,16 @@ export function createMemoryStores(clock: Clock): MemoryStores {
           .sort((a, b) => b.lastLoginAt.getTime() - a.lastLoginAt.getTime())
           .slice(0, limit)
           .map((a) => ({ ...a })),
+      async setDisabled(subs, disabled) {
+        const changed = subs.filter((sub) => {
+          const account = accounts.get(sub);
+          if (!account || Boolean(account.disabledAt) === Boolean(disabled)) return false;
+          const { disabledAt: _a, disabledReason: _r, ...enabled } = account;
+          accounts.set(sub, disabled ? { ...enabled, disabledAt: disabled.at, disabledReason: disabled.reason } : enabled);
+          return true;
+        });
+        return changed;
+      },
     },
     clients: {
       async save(metadata: ClientMetadata) {
@@ -133,6 +144,11 @@ export function createMemoryStores(clock: Clock): MemoryStores {
       },
       async revokeGrant(grantId) {
         for (const [k, v] of payloads) if (v.payload.grantId === grantId || k === key('Grant', grantId)) payloads.delete(k);
+      },
+      async revokeAccount(accountId) {
+        let count = 0;
+        for (const [k, v] of payloads) if (v.payload.accountId === accountId && payloads.delete(k)) count++;
+        return count;
       },
     },
     signingKeys: {

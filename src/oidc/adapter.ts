@@ -125,15 +125,18 @@ function loadable(stored: Record<string, unknown>): Record<string, unknown> {
 
 /**
  * oidc-provider's adapter for the Client model, over the same table (static clients are not used).
- * A login looks its client up five times; found clients are kept for `cacheTtlSeconds` (0: never),
- * so a change made by another instance or the CLI takes at most that long to apply everywhere.
+ * A login looks its client up five times; found clients are kept for `cacheTtlSeconds` (0: never).
+ * A change made by the CLI is announced on the change feed, and the context calls `forget` on every
+ * instance: the TTL only bounds how long a lost announcement can leave a stale client. oidc-provider
+ * keeps its own Client instances keyed by a hash of their metadata (lib/models/client.js,
+ * `dynamicClients`): changed metadata misses that cache, so this one is the only one to empty.
  */
-export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number): Adapter {
+export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number): Adapter & { forget(clientId?: string): void } {
   const unsupported = async (): Promise<never> => {
     throw new Error('not applicable to clients');
   };
   const cache = cacheTtlSeconds > 0 ? new LRUCache<string, AdapterPayload>({ max: 1000, ttl: cacheTtlSeconds * 1000 }) : undefined;
-  return answeringOutages({
+  const adapter = answeringOutages({
     async find(id) {
       const cached = cache?.get(id);
       if (cached) return structuredClone(cached);
@@ -157,4 +160,5 @@ export function createClientAdapter(store: ClientStore, cacheTtlSeconds: number)
     consume: unsupported,
     revokeByGrantId: unsupported,
   });
+  return Object.assign(adapter, { forget: (clientId?: string) => void (clientId === undefined ? cache?.clear() : cache?.delete(clientId)) });
 }

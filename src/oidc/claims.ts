@@ -36,21 +36,32 @@ export function claimsFor(account: Account, resolved?: ResolvedName): { sub: str
   };
 }
 
+/** findAccount, and how to drop what it keeps of an account (on the change feed's `accounts`). */
+export type CachedFindAccount = FindAccount & {
+  /** Forgets the account of `sub`, or every account when absent. */
+  forget(sub?: string): void;
+};
+
 /**
  * oidc-provider asks for the account at every step of a login (resume, token, userinfo). Claims
- * other than the name depend only on fields that never change after creation, so an account found is kept briefly.
+ * other than the name depend only on fields that never change after creation, so an account found is kept briefly;
+ * disabling or enabling one is announced on the change feed, which makes every instance forget it at once.
+ * A disabled account is not found: its session asks for a login again, its codes and refresh tokens
+ * answer invalid_grant, its access tokens invalid_token (and introspection `active: false`).
  */
-export function createFindAccount(accounts: AccountStore, names: NameResolver = noNames): FindAccount {
+export function createFindAccount(accounts: AccountStore, names: NameResolver = noNames): CachedFindAccount {
   const cache = new LRUCache<string, Account>({ max: 10_000, ttl: 60_000 });
-  return async (_ctx, sub): Promise<OidcAccount | undefined> => {
+  const find: FindAccount = async (_ctx, sub): Promise<OidcAccount | undefined> => {
     let account = cache.get(sub);
     if (!account) {
       account = await fromStorage(() => accounts.find(sub));
       if (!account) return undefined;
       cache.set(sub, account);
     }
+    if (account.disabledAt) return undefined;
     const found = account;
     // Names can change (ENS), so they are asked for on each claims read; the resolver answers from its cache.
     return { accountId: found.sub, claims: async () => claimsFor(found, await names.lookup(found.address)) };
   };
+  return Object.assign(find, { forget: (sub?: string) => void (sub === undefined ? cache.clear() : cache.delete(sub)) });
 }

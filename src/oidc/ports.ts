@@ -12,19 +12,26 @@ export interface Account {
   firstLoginAt: Date;
   lastLoginAt: Date;
   loginCount: number;
+  /** Set by `accounts disable`: no login, no session, no token for this account until `accounts enable`. */
+  disabledAt?: Date | undefined;
+  disabledReason?: string | undefined;
 }
 
 export interface AccountStore {
   /**
    * Creates the account on first login, otherwise counts the login, and writes the login's
-   * event beside it when given: one statement, one round trip, either way.
+   * event beside it when given: one statement, one round trip, either way. A disabled account is
+   * left as it is, with no event: undefined (the caller refuses the login with `account_disabled`).
+   * The statement locks the account's row, so a login and a disable of it never interleave.
    */
-  recordLogin(input: { sub: string; address: string; walletType: WalletType; at: Date }, event?: LoginEvent): Promise<Account>;
+  recordLogin(input: { sub: string; address: string; walletType: WalletType; at: Date }, event?: LoginEvent): Promise<Account | undefined>;
   find(sub: string): Promise<Account | undefined>;
   /** The accounts of an address in any letter case (one per chain when the subject names the chain). */
   findByAddress(address: string): Promise<Account[]>;
   /** Newest login first. */
   list(limit: number): Promise<Account[]>;
+  /** Disables (`disabled` given) or enables (null) these accounts; returns those that changed. */
+  setDisabled(subs: string[], disabled: { at: Date; reason: string | undefined } | null): Promise<string[]>;
 }
 
 export interface StoredClient extends ClientMetadata {
@@ -61,6 +68,8 @@ export interface PayloadStore {
   revokeByGrantId(model: string, grantId: string): Promise<void>;
   /** Deletes the grant and everything issued under it, in every model. */
   revokeGrant(grantId: string): Promise<void>;
+  /** Deletes every session, grant, code and token of an account; returns how many rows went. */
+  revokeAccount(accountId: string): Promise<number>;
 }
 
 export interface SigningKeyStore {

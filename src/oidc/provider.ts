@@ -1,14 +1,13 @@
 // oidc-provider configured for wallet-oidc. Every non-default option says why; the reference is
 // https://github.com/panva/node-oidc-provider/blob/main/docs/README.md (sections named below).
-import Provider, { errors, type Configuration, type JWK } from 'oidc-provider';
+import Provider, { errors, type Configuration, type FindAccount, type JWK } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { endAnonymousLogout } from './anonymous-logout.ts';
 import type { Observer } from '../observer.ts';
 import { CLIENT_AUTH_METHODS } from './clients.ts';
-import { CLAIMS, createFindAccount } from './claims.ts';
+import { CLAIMS } from './claims.ts';
 import { loadExistingGrant } from './grants.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
-import type { AccountStore, NameResolver } from './ports.ts';
 import { answerOutages } from './unavailable.ts';
 
 export interface ProviderPages {
@@ -21,8 +20,8 @@ export interface ProviderDeps {
   config: Config;
   /** Storage for every oidc-provider model (oidc/adapter.ts over the context's stores). */
   adapter: NonNullable<Configuration['adapter']>;
-  accounts: AccountStore;
-  names: NameResolver;
+  /** oidc/claims.ts createFindAccount: built by the context, which makes it forget changed accounts. */
+  findAccount: FindAccount;
   signingKeys: JWK[];
   cookieKeys: string[];
   pages: ProviderPages;
@@ -46,11 +45,11 @@ const EXTRA_CLIENT_METADATA: Configuration['extraClientMetadata'] = {
 };
 
 export function createProvider(deps: ProviderDeps): Provider {
-  const { config, accounts } = deps;
+  const { config } = deps;
 
   const configuration: Configuration = {
     adapter: deps.adapter,
-    findAccount: createFindAccount(accounts, deps.names),
+    findAccount: deps.findAccount,
     claims: CLAIMS as unknown as Configuration['claims'],
     // offline_access yields a refresh token when the client has the refresh_token grant and the
     // request carries prompt=consent (OIDC Core §11; docs: scopes, issueRefreshToken).

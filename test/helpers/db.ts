@@ -89,6 +89,14 @@ export function describeEachDatabase(title: string, fn: Suite): void;
 export function describeEachDatabase(title: string, ...args: [Suite] | [SuiteOptions, Suite]): void {
   const [options, fn] = args.length === 1 ? [{}, args[0]] : args;
   describe(`${title} (PGlite)`, options, () => fn({ kind: 'pglite', create: (opts) => createPgliteDatabase(opts) }));
+  describeOnPostgres(title, options, fn);
+}
+
+/**
+ * A suite that needs Postgres itself (several processes or instances on one database): runs when
+ * TEST_DATABASE_URL is set, fails under CI=true without it, and is skipped with a message otherwise.
+ */
+export function describeOnPostgres(title: string, options: SuiteOptions, fn: Suite): void {
   const url = process.env.TEST_DATABASE_URL;
   if (url) {
     describe(`${title} (Postgres)`, options, () => fn({ kind: 'postgres', create: (opts) => createPostgresDatabase(url, opts) }));

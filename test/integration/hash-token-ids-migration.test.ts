@@ -51,7 +51,7 @@ describeEachDatabase('the migration that hashes token ids', (backend) => {
       oldRow('Grant', grantId, { accountId: token.accountId, clientId: 'rp' }),
       oldRow('Interaction', interactionId, { session: { accountId: token.accountId, uid: sessionUid, cookie: ids.Session }, params: { state: 'x' } }),
     ]);
-    assert.deepEqual(await migrate(db), ['20261203000100_hash_token_ids']);
+    assert.deepEqual(await migrate(db, { to: '20261203000100_hash_token_ids' }), ['20261203000100_hash_token_ids']);
   });
   after(async () => {
     await app?.close();
@@ -98,5 +98,14 @@ describeEachDatabase('the migration that hashes token ids', (backend) => {
     assert.equal(withNul?.nonce, 'a\u0000b');
     const interaction = await provider.Interaction.find(interactionId);
     assert.deepEqual(interaction?.session, { accountId: session?.accountId, uid: sessionUid }, 'the cookie copy is gone, the rest kept');
+  });
+
+  it('lets the next migration record the account of every session, grant and token, so disabling it ends them', async () => {
+    const owned = (await app!.database!.knex('oidc_payloads').where({ account_id: '0x0000000000000000000000000000000000000001' }).pluck('model')) as string[];
+    // Every row written with an accountId (each hashed model, the code whose nonce holds a NUL, the grant); never an Interaction.
+    const expected = HASHED_MODELS.size + 2;
+    assert.equal(owned.length, expected, owned.sort().join(' '));
+    assert.ok(!owned.includes('Interaction'));
+    assert.equal(await app!.stores.payloads.revokeAccount('0x0000000000000000000000000000000000000001'), expected);
   });
 });

@@ -17,7 +17,7 @@ import type { IssuedNonce } from '../../src/siwe/ports.ts';
 import { getOrCreateSecret } from '../../src/db/provider-secrets.ts';
 import { createSecretBox } from '../../src/db/secret-box.ts';
 import { createSigningKeys } from '../../src/db/signing-keys.ts';
-import { SWEEP_GRACE_SECONDS, sweepExpired } from '../../src/db/sweep.ts';
+import { CHANGE_RETENTION_SECONDS, SWEEP_GRACE_SECONDS, sweepExpired } from '../../src/db/sweep.ts';
 import { describeEachDatabase } from '../helpers/db.ts';
 
 type Backend = Parameters<Parameters<typeof describeEachDatabase>[1]>[0];
@@ -113,7 +113,7 @@ describeEachDatabase('storage', (backend) => {
       const noExpiry = await ctx.savePayload(now, undefined);
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 1, siwe_nonces: 0, login_events: 0, rate_limits: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 1, siwe_nonces: 0, login_events: 0, rate_limits: 0, config_changes: 0 });
       assert.deepEqual(await ctx.ids('oidc_payloads', 'id'), [insideGrace, unexpired, noExpiry].sort());
       assert.ok(!(await ctx.ids('oidc_payloads', 'id')).includes(beyondGrace));
     });
@@ -135,7 +135,7 @@ describeEachDatabase('storage', (backend) => {
       const unexpired = await ctx.issueNonce({ expiresAt: at(5 * MINUTE) });
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 1, login_events: 0, rate_limits: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 1, login_events: 0, rate_limits: 0, config_changes: 0 });
       assert.deepEqual(await ctx.ids('siwe_nonces', 'nonce'), [insideGrace.nonce, unexpired.nonce].sort());
     });
 
@@ -145,8 +145,19 @@ describeEachDatabase('storage', (backend) => {
       await ctx.loginEvents.record({ at: new Date(now.getTime() - 89 * DAY), outcome: 'success', sub: 'kept' });
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 1, rate_limits: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 1, rate_limits: 0, config_changes: 0 });
       assert.deepEqual(await ctx.ids('login_events', 'sub'), ['kept']);
+    });
+
+    it('deletes change announcements older than their retention and keeps the recent ones', async () => {
+      const now = new Date();
+      await ctx.db('config_changes').insert([
+        { kind: 'clients', key: 'old', at: new Date(now.getTime() - (CHANGE_RETENTION_SECONDS + 60) * 1000) },
+        { kind: 'clients', key: 'recent', at: new Date(now.getTime() - (CHANGE_RETENTION_SECONDS - 60) * 1000) },
+      ]);
+      const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 0, rate_limits: 0, config_changes: 1 });
+      assert.deepEqual(await ctx.ids('config_changes', 'key'), ['recent']);
     });
 
     it('deletes rate-limit counters whose window or lockout ended beyond the grace, and keeps the others', async () => {
@@ -171,7 +182,7 @@ describeEachDatabase('storage', (backend) => {
         await ctx.loginEvents.record({ at: new Date(now.getTime() - 100 * DAY), outcome: 'success' });
       }
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90, batchSize: 2 });
-      assert.deepEqual(counts, { oidc_payloads: 5, siwe_nonces: 5, login_events: 5, rate_limits: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 5, siwe_nonces: 5, login_events: 5, rate_limits: 0, config_changes: 0 });
       for (const table of ['oidc_payloads', 'siwe_nonces', 'login_events']) assert.equal(await ctx.countRows(table), 0, table);
     });
   });
@@ -236,7 +247,7 @@ describeEachDatabase('storage', (backend) => {
     it("creates the account on a wallet's first login with a count of one", async () => {
       const sub = ctx.newId('sub');
       const at = new Date('2026-01-01T10:00:00.000Z');
-      const account = await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at });
+      const account = (await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at }))!;
       assert.equal(account.sub, sub);
       assert.equal(account.address, address);
       assert.equal(account.walletType, 'eoa');
@@ -250,9 +261,9 @@ describeEachDatabase('storage', (backend) => {
       const first = new Date('2026-01-01T10:00:00.000Z');
       const second = new Date('2026-01-02T10:00:00.000Z');
       const third = new Date('2026-01-03T10:00:00.000Z');
-      const created = await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: first });
+      const created = (await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: first }))!;
       await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: second });
-      const latest = await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: third });
+      const latest = (await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: third }))!;
       assert.equal(latest.id, created.id);
       assert.equal(latest.loginCount, 3);
       assert.deepEqual(latest.firstLoginAt, first);
@@ -268,6 +279,26 @@ describeEachDatabase('storage', (backend) => {
 
     it('answers undefined for a sub that never logged in', async () => {
       assert.equal(await ctx.accounts.find(ctx.newId('sub')), undefined);
+    });
+
+    it('leaves a disabled account and writes no event: no count, no login time, until it is enabled', async () => {
+      const sub = ctx.newId('sub');
+      const first = new Date('2026-01-01T10:00:00.000Z');
+      const later = new Date('2026-01-02T10:00:00.000Z');
+      await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: first });
+      const disabledAt = new Date('2026-01-01T12:00:00.000Z');
+      assert.deepEqual(await ctx.accounts.setDisabled([sub], { at: disabledAt, reason: 'stolen key' }), [sub]);
+      assert.deepEqual(await ctx.accounts.setDisabled([sub], { at: later, reason: 'again' }), [], 'already disabled: nothing changes');
+      const event = { at: later, outcome: 'success' as const, sub, address, chainId: 1, clientId: ctx.newId('client') };
+      assert.equal(await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: later }, event), undefined);
+      const found = await ctx.accounts.find(sub);
+      assert.deepEqual([found?.loginCount, found?.lastLoginAt, found?.disabledAt, found?.disabledReason], [1, first, disabledAt, 'stolen key']);
+      assert.deepEqual(await ctx.loginEvents.list({ clientId: event.clientId, limit: 10 }), [], 'no success event for a refused login');
+
+      assert.deepEqual(await ctx.accounts.setDisabled([sub], null), [sub]);
+      assert.equal((await ctx.accounts.recordLogin({ sub, address, walletType: 'eoa', at: later }, event))?.loginCount, 2);
+      assert.equal((await ctx.loginEvents.list({ clientId: event.clientId, limit: 10 })).length, 1);
+      assert.equal((await ctx.accounts.find(sub))?.disabledAt, undefined);
     });
   });
 

@@ -11,7 +11,7 @@ const SRC = path.join(ROOT, 'src');
 
 /** The layer of a module, by its path relative to src/ (a port file is named for its owner's ports). */
 function layerOf(rel: string): string {
-  if (['errors.ts', 'clock.ts', 'logger.ts', 'observer.ts', 'env.ts', 'request-context.ts'].includes(rel)) return 'core';
+  if (['errors.ts', 'clock.ts', 'logger.ts', 'observer.ts', 'env.ts', 'request-context.ts', 'changes.ts'].includes(rel)) return 'core';
   if (rel === 'context.ts') return 'context';
   if (rel === 'main.ts' || rel.startsWith('cli/')) return 'entry';
   if (rel.startsWith('..')) return rel.includes('migrations/') ? 'migrations' : 'outside';

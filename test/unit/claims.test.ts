@@ -14,6 +14,7 @@ function setup() {
     find: async (sub) => accounts.get(sub),
     findByAddress: async () => assert.fail('findAccount looks accounts up by sub'),
     list: async () => assert.fail('findAccount looks accounts up by sub'),
+    setDisabled: async () => assert.fail('findAccount changes no account'),
   };
   // oidc-provider passes its request context; claims do not depend on it.
   const findAccount = (sub: string) => createFindAccount(store)({} as never, sub);

@@ -71,6 +71,7 @@ const INVALID: Record<string, string[]> = {
   CLIENT_CACHE_TTL: ['-1', '3601'],
   SHUTDOWN_TIMEOUT: ['0', '3601', '25s'],
   SHUTDOWN_DELAY: ['-1', '301', '25'],
+  CHANGE_POLL_INTERVAL: ['0', '3601'],
   PRODUCT_NAME: ['x'.repeat(61)],
   BRAND_LOGO_URL: ['http://cdn.example/logo.png', 'javascript:alert(1)', 'logo.png'],
   BRAND_COLOR: ['blue', '#fff', '#12345g', '#d64541'],

@@ -1,0 +1,118 @@
+// `accounts disable` and `accounts enable` as an operator runs them (the CLI's runner on the server's own context, as the
+// admin socket does): a disabled account's tokens, refresh tokens and session end, its logins are refused with
+// `account_disabled` and audited, and `enable` lets it sign in again. On PGlite, Postgres and the in-memory stores.
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { Wallet } from 'ethers';
+import { runCommand, serverRuntime } from '../../src/cli/commands.ts';
+import type { StoredClient } from '../../src/oidc/ports.ts';
+import { createAgent, followToClient, requestChallenge, startLogin, verify, type TestWallet } from '../helpers/login.ts';
+import { relyingParty } from '../helpers/raw-rp.ts';
+import { describeEachStore, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
+
+const OFFLINE = { scope: 'openid profile offline_access', prompt: 'consent' };
+
+describeEachStore('accounts disable and enable', (start) => {
+  let server: TestServer;
+  let stop: () => Promise<void>;
+  let client: StoredClient;
+  let rp: ReturnType<typeof relyingParty<TestServer>>;
+
+  before(async () => {
+    ({ server, stop } = await start());
+    client = await server.addClient({ grant_types: ['authorization_code', 'refresh_token'] });
+    rp = relyingParty(server);
+  });
+  after(() => stop());
+
+  const admin = (...argv: string[]) => runCommand(argv, serverRuntime(server.ctx));
+  const run = async (...argv: string[]) => {
+    const res = await admin(...argv);
+    assert.equal(res.exitCode, 0, `${argv.join(' ')}: ${res.stderr}`);
+    return res.stdout;
+  };
+  /** Whether an access token, a refresh token and a session still work. */
+  const alive = async (session: Awaited<ReturnType<typeof rp.signIn>>) => ({
+    userinfo: await rp.userinfoStatus(session.tokens.access_token!),
+    introspected: (await rp.introspect(client, session.tokens.access_token!)).body.active,
+    refresh: (await rp.refresh(client, session.tokens.refresh_token!)).body.error ?? 'ok',
+  });
+  /** A sign-in through the login API: the status and reason code /verify answers. */
+  const attempt = async (wallet: TestWallet, agent = createAgent(server.issuer)) => {
+    const uid = await startLogin(agent, rp.authorization(client).url);
+    const { message } = await requestChallenge(agent, uid, wallet.address);
+    return verify(agent, uid, message, await wallet.signMessage(message));
+  };
+  const refusals = async (address: string) => JSON.parse(await run('events', '--reason', 'account_disabled', '--address', address, '--json')) as unknown[];
+
+  it('ends the tokens and the session of a disabled account, refuses its logins, and enable lets it in again', async () => {
+    const alice = Wallet.createRandom();
+    const [session, other] = [await rp.signIn(client, { wallet: alice, params: OFFLINE }), await rp.signIn(client, { params: OFFLINE })];
+    assert.deepEqual(await alive(session), { userinfo: 200, introspected: true, refresh: 'ok' });
+
+    const out = await run('accounts', 'disable', alice.address.toLowerCase(), '--reason', 'lost key');
+    assert.match(out, new RegExp(`^disabled ${alice.address}$`, 'm'));
+    assert.match(out, /^ended [1-9][0-9]* sessions, grants, codes and tokens$/m);
+    assert.deepEqual(await alive(session), { userinfo: 401, introspected: false, refresh: 'invalid_grant' });
+    assert.deepEqual(await alive(other), { userinfo: 200, introspected: true, refresh: 'ok' }, 'another account keeps its tokens');
+    const shown = JSON.parse(await run('accounts', 'show', alice.address, '--json')) as { disabledReason?: string; loginCount: number }[];
+    assert.equal(shown[0]!.disabledReason, 'lost key');
+
+    // The old session cookie no longer signs in: /auth asks for a login, which is refused.
+    const uid = await startLogin(session.agent, rp.authorization(client).url);
+    const { message } = await requestChallenge(session.agent, uid, alice.address);
+    const refused = await verify(session.agent, uid, message, await alice.signMessage(message));
+    assert.deepEqual([refused.status, refused.body.error], [403, 'account_disabled']);
+    assert.equal((await refusals(alice.address)).length, 1, 'the refusal is a login event');
+    assert.equal((JSON.parse(await run('accounts', 'show', alice.address, '--json')) as { loginCount: number }[])[0]!.loginCount, 1, 'not counted');
+
+    assert.match(await run('accounts', 'enable', alice.address), new RegExp(`^enabled ${alice.address}$`, 'm'));
+    assert.deepEqual(await alive(session), { userinfo: 401, introspected: false, refresh: 'invalid_grant' }, 'ended stays ended');
+    const again = await rp.signIn(client, { wallet: alice, params: OFFLINE });
+    assert.deepEqual(await alive(again), { userinfo: 200, introspected: true, refresh: 'ok' });
+  });
+
+  it('leaves no session to a login that raced the disable: the verify won, the disable came before the redirect back', async () => {
+    const bob = Wallet.createRandom();
+    await rp.signIn(client, { wallet: bob });
+    const agent = createAgent(server.issuer);
+    const { url } = rp.authorization(client);
+    const uid = await startLogin(agent, url);
+    const { message } = await requestChallenge(agent, uid, bob.address);
+    const verified = await verify(agent, uid, message, await bob.signMessage(message));
+    assert.equal(verified.status, 200);
+    await run('accounts', 'disable', bob.address);
+    // The browser comes back from the wallet after the disable: it must not reach the RP with a code.
+    const end = await followToClient(agent, verified.body.redirectTo!).catch((err: Error) => err);
+    assert.ok(end instanceof Error || !end.searchParams.has('code'), `reached the RP with a code: ${String(end)}`);
+    assert.ok(!(end instanceof URL) || !end.href.startsWith(REDIRECT_URI) || end.searchParams.has('error'));
+  });
+
+  it('refuses a login that comes after the disable, on every attempt, with the same reason', async () => {
+    const carol = Wallet.createRandom();
+    await rp.signIn(client, { wallet: carol });
+    await run('accounts', 'disable', carol.address);
+    assert.match(await run('accounts', 'disable', carol.address), new RegExp(`^already disabled ${carol.address}$`, 'm'));
+    for (let i = 0; i < 2; i++) assert.deepEqual(((r) => [r.status, r.body.error])(await attempt(carol)), [403, 'account_disabled']);
+    assert.equal((await refusals(carol.address)).length, 2);
+  });
+
+  it('answers malformed input with a clear usage error (exit code 2)', async () => {
+    const dave = Wallet.createRandom();
+    await rp.signIn(client, { wallet: dave });
+    const cases: [string[], RegExp][] = [
+      [['accounts', 'disable'], /missing required argument/],
+      [['accounts', 'disable', Wallet.createRandom().address], /no account with subject or address/],
+      [['accounts', 'enable', 'not-a-subject\u001b[31m'], /no account with subject or address not-a-subject\\u001b\[31m/],
+      [['accounts', 'disable', dave.address, '--reason', 'two\nlines'], /--reason[\s\S]*one line/],
+      [['accounts', 'disable', dave.address, '--reason', 'x'.repeat(501)], /--reason[\s\S]*1 to 500 characters/],
+      [['accounts', 'disable', dave.address, '--reason', ' '], /--reason/],
+    ];
+    for (const [argv, expected] of cases) {
+      const res = await admin(...argv);
+      assert.equal(res.exitCode, 2, argv.join(' '));
+      assert.match(res.stderr, expected, argv.join(' '));
+    }
+    assert.equal((await attempt(dave)).status, 200, 'nothing was disabled');
+  });
+});
