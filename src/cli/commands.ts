@@ -119,8 +119,19 @@ const shown = (value: string | number | undefined): string =>
 
 const eventLine = (e: LoginEvent) => [e.at.toISOString(), e.outcome, e.reason, e.clientId, e.address, e.chainId, e.ip].map(shown).join('\t');
 
+/** An account on one line: a seventh field, `disabled <time>`, only when it is disabled. */
 const accountLine = (a: Account) =>
-  [a.sub, a.address, a.walletType, a.lastLoginAt.toISOString(), a.firstLoginAt.toISOString(), a.loginCount].map(shown).join('\t');
+  [
+    a.sub,
+    a.address,
+    a.walletType,
+    a.lastLoginAt.toISOString(),
+    a.firstLoginAt.toISOString(),
+    a.loginCount,
+    ...(a.disabledAt ? [`disabled ${a.disabledAt.toISOString()}`] : []),
+  ]
+    .map(shown)
+    .join('\t');
 
 function printAccount(print: (line: string) => void, a: Account): void {
   print(`sub:            ${shown(a.sub)}`);

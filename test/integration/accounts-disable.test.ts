@@ -57,6 +57,9 @@ describeEachStore('accounts disable and enable', (start) => {
     assert.deepEqual(await alive(other), { userinfo: 200, introspected: true, refresh: 'ok' }, 'another account keeps its tokens');
     const shown = JSON.parse(await run('accounts', 'show', alice.address, '--json')) as { disabledReason?: string; loginCount: number }[];
     assert.equal(shown[0]!.disabledReason, 'lost key');
+    const listed = (await run('accounts', 'list')).split('\n').map((line) => line.split('\t'));
+    assert.match(listed.find((f) => f[0] === alice.address)?.[6] ?? '', /^disabled \d{4}-/, 'the text list marks it');
+    assert.equal(listed.find((f) => f[0] !== alice.address && f.length > 1)?.length, 6, 'an enabled account has no seventh field');
 
     // The old session cookie no longer signs in: /auth asks for a login, which is refused.
     const uid = await startLogin(session.agent, rp.authorization(client).url);
