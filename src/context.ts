@@ -5,7 +5,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Provider from 'oidc-provider';
-import type { JWK } from 'oidc-provider';
 import { lockDataDir, type DataDirLock } from './admin/data-dir-lock.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
@@ -29,6 +28,7 @@ import { combineObservers, createLogObserver, type Observer } from './observer.t
 import { createClientAdapter, createPayloadAdapter } from './oidc/adapter.ts';
 import { noNames, type AccountStore, type ClientStore, type NameResolver, type PayloadStore, type SigningKeyStore } from './oidc/ports.ts';
 import { createProvider } from './oidc/provider.ts';
+import { startSigningKeys, type SigningKeys } from './oidc/signing-keys.ts';
 import { createSiweService, type SiweService } from './siwe/challenge.ts';
 import { createEoaVerifier } from './siwe/eoa-verifier.ts';
 import type { NonceStore, SignatureVerifier } from './siwe/ports.ts';
@@ -81,7 +81,13 @@ export interface AppContext extends Ports {
   stores: Stores;
   siwe: SiweService;
   pages: Pages;
-  provider: Provider;
+  /**
+   * oidc-provider, built over the current signing keys: a new one replaces it when they change (`keys`).
+   * Read it at each use, never keep it: requests already running finish on the one they started with.
+   */
+  readonly provider: Provider;
+  /** The signing keys: published, pending, signing; `reload()` applies a change made elsewhere (CLI, another instance). */
+  keys: SigningKeys;
   /** Prometheus metrics on this context's own registry (served by metrics/server.ts when METRICS_PORT is set). */
   metrics: Metrics;
   /** Which secp256k1 implementation the EOA verifier uses. */
@@ -157,11 +163,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const opened = overrides.stores ? { database: undefined, stores: overrides.stores } : await openDatabase(config, clock, logger);
   const { database, stores } = opened;
   try {
-    await stores.signingKeys.ensure();
-    const signingKeys: JWK[] = await stores.signingKeys.list();
     const metrics = createMetrics(clock);
-    const signing = new Set(signingKeys.map((k) => k.kid));
-    metrics.watchSigningKeys((await stores.signingKeys.listCreated()).filter((k) => signing.has(k.kid)));
     if (database) metrics.watchDatabase(database.knex as unknown as WatchedDatabase);
     let cookieKeys = config.cookieKeys;
     if (!cookieKeys) {
@@ -179,16 +181,27 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     };
     const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });
     const clientAdapter = createClientAdapter(stores.clients, config.clientCacheTtlSeconds);
-    const provider = createProvider({
-      config,
-      adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(stores.payloads, name, clock)),
-      accounts: stores.accounts,
-      names: ports.nameResolver,
-      signingKeys,
-      cookieKeys,
-      pages: pages.provider,
-      observer: ports.observer,
+    const buildProvider = (signingKeys: ReturnType<SigningKeys['current']>['jwks']) =>
+      createProvider({
+        config,
+        adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(stores.payloads, name, clock)),
+        accounts: stores.accounts,
+        names: ports.nameResolver,
+        signingKeys,
+        cookieKeys,
+        pages: pages.provider,
+        observer: ports.observer,
+      });
+    // oidc-provider reads its keys once, in its constructor: a changed key set gets a new Provider (docs/architecture.md, Signing keys).
+    let provider: Provider | undefined;
+    const keys = await startSigningKeys({
+      store: stores.signingKeys,
+      clock,
+      logger,
+      onChange: (set) => void (provider = buildProvider(set.jwks)),
     });
+    provider = buildProvider(keys.current().jwks);
+    metrics.watchSigningKeys(() => keys.current().keys.filter((k) => k.state !== 'retired'));
     const siwe = createSiweService({
       nonces: stores.nonces,
       verifier: ports.signatureVerifier,
@@ -207,14 +220,17 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       stores,
       siwe,
       pages,
-      provider,
+      get provider() {
+        return provider!;
+      },
+      keys,
       metrics,
       signatureRecovery: recovery.implementation,
       async checkReadiness() {
         try {
           // The migrations table's read also proves the database answers.
           if (database && (await migrationStatus(database.knex)).pending.length) return { reason: 'migrations_pending' };
-          if (!(await stores.signingKeys.list()).length) return { reason: 'signing_keys_missing' };
+          if (!(await stores.signingKeys.list()).some((k) => !k.retiredAt)) return { reason: 'signing_keys_missing' };
           return undefined;
         } catch (err) {
           // A refused connection is an AggregateError with an empty message: its code says more.
@@ -223,6 +239,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         }
       },
       async close() {
+        keys.close();
         await database?.close();
       },
     };

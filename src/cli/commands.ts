@@ -3,7 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { ClientMetadata } from 'oidc-provider';
 import type { CommandResult } from '../admin/protocol.ts';
-import { systemClock } from '../clock.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { AppContext, Database, Stores } from '../context.ts';
 import { sweepExpired } from '../db/sweep.ts';
@@ -11,14 +11,21 @@ import { describeFatal, EXIT, REASONS, UsageError } from '../errors.ts';
 import type { LoginEventFilter } from '../http/ports.ts';
 import type { LoginEvent } from '../observer.ts';
 import { CLIENT_AUTH_METHODS, registerClient, updateClient } from '../oidc/clients.ts';
+import type { KeyStatus } from '../oidc/key-states.ts';
 import type { Account, StoredClient } from '../oidc/ports.ts';
+import { activateKeys, readKeySet, retireKey, rotateKeys } from '../oidc/signing-keys.ts';
 
 /** Where a command finds the data: opened by this CLI process, or the running server's own (admin socket). */
 export interface CommandRuntime {
   /** The database and its stores: what most commands need. */
-  withStores<T>(fn: (opened: { database: Database; stores: Stores; config: Config }) => Promise<T>): Promise<T>;
+  withStores<T>(fn: (opened: { database: Database; stores: Stores; config: Config; clock: Clock }) => Promise<T>): Promise<T>;
   /** The whole context: for commands that validate client metadata with oidc-provider's own schema. */
   withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T>;
+  /**
+   * After a `keys` command changed the keys: the server that ran it applies the change at once (`ctx.keys.reload()`);
+   * a CLI process has nothing to apply, the servers learn it from the database.
+   */
+  keysChanged(): Promise<void>;
 }
 
 /** The command's answer: a CLI's stdout and stderr, or buffers the server sends back over the socket. */
@@ -126,6 +133,19 @@ function printAccount(print: (line: string) => void, a: Account): void {
   print(`login count:    ${a.loginCount}`);
 }
 
+/** A signing key as `keys` commands print it: never its private part. */
+const keyView = (k: KeyStatus) => ({
+  kid: k.kid,
+  alg: k.alg,
+  state: k.state,
+  createdAt: k.createdAt.toISOString(),
+  activatesAt: k.activatesAt.toISOString(),
+  retiredAt: k.retiredAt?.toISOString() ?? null,
+});
+
+/** kid, alg, state, created, activation (past or to come), retirement (`-` while published). */
+const keyLine = (k: ReturnType<typeof keyView>) => [k.kid, k.alg, k.state, k.createdAt, k.activatesAt, k.retiredAt ?? '-'].join('\t');
+
 interface EventFlags {
   outcome?: LoginEvent['outcome'];
   reason?: string;
@@ -137,8 +157,13 @@ interface EventFlags {
   json: boolean;
 }
 
-export function buildCli({ withStores, withContext }: CommandRuntime, output: CommandOutput): Command {
+export function buildCli({ withStores, withContext, keysChanged }: CommandRuntime, output: CommandOutput): Command {
   const print = (line: string) => output.out(`${line}\n`);
+  const printKeys = (list: KeyStatus[], json: boolean, what: string) => {
+    const shown = list.map(keyView);
+    if (json) print(JSON.stringify(shown, null, 2));
+    else for (const k of shown) print(`${what}\t${keyLine(k)}`);
+  };
   // exitOverride: usage errors throw CommanderError (inherited by subcommands) so they exit 2 like bad input.
   const program = new Command('wallet-oidc')
     .description('wallet-oidc administration')
@@ -306,23 +331,52 @@ export function buildCli({ withStores, withContext }: CommandRuntime, output: Co
       });
     });
 
-  const keys = program.command('keys').description('manage ID token signing keys');
+  const keys = program.command('keys').description('manage ID token signing keys (staged rotation: rotate, activate, retire)');
   keys
     .command('list')
-    .description('list signing keys, the active one first')
-    .action(async () => {
-      const list = await withStores(async ({ stores }) => {
+    .description('list signing keys by algorithm: pending, active, previous (retired ones with --all)')
+    .option('--all', 'also list retired keys', false)
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { all: boolean; json: boolean }) => {
+      const set = await withStores(async ({ stores, clock }) => {
         await stores.signingKeys.ensure();
-        return stores.signingKeys.list();
+        return readKeySet(stores.signingKeys, clock());
       });
-      list.forEach((k, i) => print(`${k.kid}\t${k.alg}${i === 0 ? '\tactive' : ''}`));
+      const list = set.keys.filter((k) => opts.all || k.state !== 'retired').map(keyView);
+      if (opts.json) {
+        print(JSON.stringify(list, null, 2));
+        return;
+      }
+      for (const k of list) print(keyLine(k));
     });
   keys
     .command('rotate')
-    .description('add a new signing key and make it active; older keys stay published (restart servers to pick it up)')
-    .action(async () => {
-      const kid = await withStores(({ stores }) => stores.signingKeys.rotate());
-      print(`new active key ${kid}`);
+    .description('publish the next signing keys (one per algorithm) now; they sign after KEY_ACTIVATION_DELAY or keys activate')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      const added = await withStores(({ stores, config, clock }) => rotateKeys(stores.signingKeys, clock(), config.keys.activationDelaySeconds));
+      await keysChanged();
+      printKeys(added, opts.json, 'published');
+    });
+  keys
+    .command('activate')
+    .argument('[kid]', 'the key to sign with from now (a pending key, or a previous one to roll back to); default: every pending key')
+    .description('make pending keys sign now, before their activation time')
+    .option('--json', 'print JSON', false)
+    .action(async (kid: string | undefined, opts: { json: boolean }) => {
+      const activated = await withStores(({ stores, clock }) => activateKeys(stores.signingKeys, clock(), kid));
+      await keysChanged();
+      printKeys(activated, opts.json, 'signing');
+    });
+  keys
+    .command('retire')
+    .argument('<kid>', 'a pending or previous key (never the one signing)')
+    .description('withdraw a key from the JWKS: tokens it signed no longer verify')
+    .option('--json', 'print JSON', false)
+    .action(async (kid: string, opts: { json: boolean }) => {
+      const retired = await withStores(({ stores, clock }) => retireKey(stores.signingKeys, clock(), kid));
+      await keysChanged();
+      printKeys([retired], opts.json, 'retired');
     });
 
   program
@@ -362,7 +416,8 @@ export async function runCommand(argv: string[], runtime: CommandRuntime): Promi
 /** The running server's own context as the runtime: for commands that arrive over its admin socket. */
 export function serverRuntime(ctx: AppContext): CommandRuntime {
   return {
-    withStores: (fn) => fn({ database: ctx.database!, stores: ctx.stores, config: ctx.config }),
+    withStores: (fn) => fn({ database: ctx.database!, stores: ctx.stores, config: ctx.config, clock: ctx.clock }),
     withContext: (fn) => fn(ctx),
+    keysChanged: () => ctx.keys.reload(),
   };
 }

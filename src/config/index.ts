@@ -191,6 +191,20 @@ const variables = z.object({
         'Seconds a server keeps a client it looked up in memory (`0`: always read the database). ' +
         'A client changed or removed by the CLI or another instance reaches this instance within this time.',
     }),
+  KEY_ACTIVATION_DELAY: secondsIn(1, 90 * 86400)
+    .default(86400)
+    .meta({
+      description:
+        'Seconds between `keys rotate`, which publishes the next signing keys in the JWKS at once, and the moment they start signing ' +
+        '(`keys activate` starts them earlier). Long enough for every RP and broker that caches the JWKS to have fetched it again.',
+    }),
+  JWKS_MAX_AGE: secondsIn(0, 86400)
+    .default(3600)
+    .meta({
+      description:
+        'The `max-age` of `/jwks` responses (`Cache-Control: public`): how long an RP may keep the key set. ' +
+        'It must stay shorter than `KEY_ACTIVATION_DELAY`, so an RP that honours it sees a pending key before that key signs.',
+    }),
   SWEEP_INTERVAL: secondsIn(0, 86400).default(600).meta({
     description:
       "Seconds between the server's sweeps of expired rows and of login events older than `LOGIN_EVENT_RETENTION_DAYS`. `0` turns off the periodic sweep (the CLI's `sweep` command still runs one).",
@@ -371,7 +385,7 @@ export const PRODUCTION_RULES: readonly ProductionRule[] = [
 ];
 
 /**
- * The production rules (and the one rule across variables that holds in every mode), as a check on the whole object. It runs even when some variables are
+ * The production rules (and the rules across variables that hold in every mode), as a check on the whole object. It runs even when some variables are
  * malformed, so their problems and the production ones are reported together; a rule never reads
  * a malformed variable (its value is whatever zod left there).
  */
@@ -384,6 +398,15 @@ function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variabl
       path: ['METRICS_PORT'],
       message: `must differ from PORT (${env.PORT}): metrics have a listener of their own`,
       input: env.METRICS_PORT,
+    });
+  }
+  // In every mode: a caching RP must be able to learn a pending key before it signs (docs/operations.md, Signing keys).
+  if (!malformed.has('JWKS_MAX_AGE') && !malformed.has('KEY_ACTIVATION_DELAY') && env.JWKS_MAX_AGE >= env.KEY_ACTIVATION_DELAY) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['JWKS_MAX_AGE'],
+      message: `must be shorter than KEY_ACTIVATION_DELAY (${env.KEY_ACTIVATION_DELAY}): RPs that cache the JWKS would meet a new key before they fetched it`,
+      input: env.JWKS_MAX_AGE,
     });
   }
   if (malformed.has('NODE_ENV') || env.NODE_ENV !== 'production') return;
@@ -439,6 +462,8 @@ export const configSchema = z
     /** Seconds a looked-up client is kept in memory (0: always read the database). */
     clientCacheTtlSeconds: v.CLIENT_CACHE_TTL,
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
+    /** Staged signing-key rotation (oidc/signing-keys.ts): seconds from `keys rotate` to signing, and the JWKS's max-age. */
+    keys: { activationDelaySeconds: v.KEY_ACTIVATION_DELAY, jwksMaxAgeSeconds: v.JWKS_MAX_AGE },
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
     /** Every rate limit (src/http/rate-limit.ts); a `name` keys its counters, so never reuse one for another rule. */
     rateLimits: {

@@ -10,6 +10,7 @@ import { currentRequest } from '../request-context.ts';
 import * as createSchema from '../../migrations/20261122000000_create_schema.ts';
 import * as rateLimits from '../../migrations/20261203000000_rate_limits.ts';
 import * as hashTokenIds from '../../migrations/20261203000100_hash_token_ids.ts';
+import * as stageSigningKeys from '../../migrations/20261203000200_stage_signing_keys.ts';
 import { classifyDatabaseError } from './unavailable.ts';
 
 export type Db = Knex;
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261122000000_create_schema': createSchema,
   '20261203000000_rate_limits': rateLimits,
   '20261203000100_hash_token_ids': hashTokenIds,
+  '20261203000200_stage_signing_keys': stageSigningKeys,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

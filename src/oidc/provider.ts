@@ -6,6 +6,7 @@ import { endAnonymousLogout } from './anonymous-logout.ts';
 import type { Observer } from '../observer.ts';
 import { CLIENT_AUTH_METHODS } from './clients.ts';
 import { CLAIMS, createFindAccount } from './claims.ts';
+import { SIGNING_ALGS } from './keys.ts';
 import { loadExistingGrant } from './grants.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
 import type { AccountStore, NameResolver } from './ports.ts';
@@ -23,6 +24,7 @@ export interface ProviderDeps {
   adapter: NonNullable<Configuration['adapter']>;
   accounts: AccountStore;
   names: NameResolver;
+  /** The published keys, the signing ones first (oidc/key-states.ts): a Provider is built per key set. */
   signingKeys: JWK[];
   cookieKeys: string[];
   pages: ProviderPages;
@@ -45,6 +47,17 @@ const EXTRA_CLIENT_METADATA: Configuration['extraClientMetadata'] = {
   },
 };
 
+/**
+ * oidc-provider sends /jwks without Cache-Control. RPs may keep it `maxAge` seconds: shorter than
+ * KEY_ACTIVATION_DELAY (checked in config/), so one that honours it has a pending key before that key signs.
+ */
+function cacheJwks(maxAge: number): Parameters<Provider['use']>[0] {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'jwks' && ctx.status === 200) ctx.set('Cache-Control', `public, max-age=${maxAge}`);
+  };
+}
+
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, accounts } = deps;
 
@@ -59,6 +72,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     // the ID token alone (docs: conformIdTokenClaims).
     conformIdTokenClaims: false,
     jwks: { keys: deps.signingKeys },
+    // One key per algorithm we sign with (oidc/keys.ts); a client may register any of them as
+    // id_token_signed_response_alg, anything else is refused at registration (docs: enabledJWA).
+    enabledJWA: { idTokenSigningAlgValues: [...SIGNING_ALGS] },
     cookies: { keys: deps.cookieKeys },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant,
@@ -120,6 +136,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   // A database outage answers 503 temporarily_unavailable with Retry-After, on every endpoint.
   provider.use(answerOutages(deps.pages.error));
   provider.use(endAnonymousLogout);
+  provider.use(cacheJwks(config.keys.jwksMaxAgeSeconds));
   provider.on('server_error', (_ctx, err) => deps.observer.providerProblem({ kind: 'server_error', err }));
   provider.on('backchannel.error', (_ctx, err, client) =>
     deps.observer.providerProblem({ kind: 'backchannel_error', err, clientId: client.clientId, uri: client.backchannelLogoutUri }),
