@@ -174,7 +174,10 @@ describeEachDatabase('the CLI', { concurrency: CONCURRENCY }, (backend) => {
 
     const rotate = await cli(['keys', 'rotate'], db.env);
     assert.equal(rotate.code, 0, rotate.stderr);
-    const pending = rotate.stdout.trim().split('\n').map((line) => line.split('\t'));
+    const pending = rotate.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
     assert.deepEqual(pending.map(([what, , alg, state]) => `${what} ${alg} ${state}`).sort(), [
       'published ES256 pending',
       'published EdDSA pending',
