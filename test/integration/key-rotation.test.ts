@@ -1,7 +1,7 @@
 // Staged signing-key rotation as relying parties live it: logins run on while keys are rotated, activated and
 // retired, and RPs that cache the JWKS (as brokers such as LemonLDAP::NG do) never meet a key they could not know.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { runCommand, serverRuntime } from '../../src/cli/commands.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
