@@ -1,6 +1,7 @@
 // Which signing key does what at a given time, from the stored times alone (no clock inside): the JWKS
 // oidc-provider gets, the state `keys list` shows, and when the next key starts signing.
 import type { JWK } from 'oidc-provider';
+import { SIGNING_ALGS } from './keys.ts';
 import type { StoredSigningKey } from './ports.ts';
 
 /**
@@ -16,7 +17,7 @@ export interface KeyStatus extends StoredSigningKey {
 }
 
 export interface KeySet {
-  /** Every key with its state, in the order `keys list` prints: by algorithm, then pending, active, previous, retired. */
+  /** Every key with its state, in the order `keys list` prints: by algorithm (RS256, ES256, EdDSA), then pending, active, previous, retired. */
   keys: KeyStatus[];
   /**
    * What oidc-provider gets as `jwks`: every published key. Only the active keys may sign: the others carry
@@ -29,6 +30,8 @@ export interface KeySet {
 }
 
 const ORDER: Record<KeyState, number> = { pending: 0, active: 1, previous: 2, retired: 3 };
+/** RS256 first, as SIGNING_ALGS lists them: discovery advertises the algorithms in the JWKS's order. */
+const algRank = (alg: string) => (SIGNING_ALGS as readonly string[]).indexOf(alg) >>> 0;
 
 /** Later activation first; equal times by creation, then kid, so every instance picks the same key. */
 const newestFirst = (a: StoredSigningKey, b: StoredSigningKey) =>
@@ -48,7 +51,7 @@ export function buildKeySet(stored: readonly StoredSigningKey[], now: Date): Key
     }
     return { ...k, state };
   });
-  keys.sort((a, b) => (a.alg < b.alg ? -1 : a.alg > b.alg ? 1 : ORDER[a.state] - ORDER[b.state]));
+  keys.sort((a, b) => algRank(a.alg) - algRank(b.alg) || ORDER[a.state] - ORDER[b.state]);
   const published = keys.filter((k) => k.state !== 'retired');
   const jwks = [
     ...published.filter((k) => k.state === 'active').map((k) => ({ ...k.jwk })),
