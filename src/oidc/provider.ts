@@ -6,7 +6,6 @@ import { endAnonymousLogout } from './anonymous-logout.ts';
 import type { Observer } from '../observer.ts';
 import { CLIENT_AUTH_METHODS } from './clients.ts';
 import { CLAIMS, createFindAccount } from './claims.ts';
-import { SIGNING_ALGS } from './keys.ts';
 import { loadExistingGrant } from './grants.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
 import type { AccountStore, NameResolver } from './ports.ts';
@@ -71,10 +70,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     // ID tokens carry the profile claims the scopes grant, not only `sub`: Auth0's OIDC connection reads
     // the ID token alone (docs: conformIdTokenClaims).
     conformIdTokenClaims: false,
+    // One key per algorithm we sign with (oidc/keys.ts, each with its `alg`): oidc-provider derives the ID token
+    // algorithms it offers from them, so a client may register RS256, ES256 or EdDSA as id_token_signed_response_alg
+    // and anything else is refused at registration (docs: jwks, enabledJWA.idTokenSigningAlgValues).
     jwks: { keys: deps.signingKeys },
-    // One key per algorithm we sign with (oidc/keys.ts); a client may register any of them as
-    // id_token_signed_response_alg, anything else is refused at registration (docs: enabledJWA).
-    enabledJWA: { idTokenSigningAlgValues: [...SIGNING_ALGS] },
     cookies: { keys: deps.cookieKeys },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant,

@@ -51,7 +51,7 @@ describeEachDatabase('the migration that hashes token ids', (backend) => {
       oldRow('Grant', grantId, { accountId: token.accountId, clientId: 'rp' }),
       oldRow('Interaction', interactionId, { session: { accountId: token.accountId, uid: sessionUid, cookie: ids.Session }, params: { state: 'x' } }),
     ]);
-    assert.deepEqual(await migrate(db), ['20261203000100_hash_token_ids']);
+    assert.deepEqual(await migrate(db, { to: '20261203000100_hash_token_ids' }), ['20261203000100_hash_token_ids']);
   });
   after(async () => {
     await app?.close();
