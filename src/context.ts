@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Provider from 'oidc-provider';
+import type { JWK } from 'oidc-provider';
 import { lockDataDir, type DataDirLock } from './admin/data-dir-lock.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/index.ts';
@@ -181,7 +182,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     };
     const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });
     const clientAdapter = createClientAdapter(stores.clients, config.clientCacheTtlSeconds);
-    const buildProvider = (signingKeys: ReturnType<SigningKeys['current']>['jwks']) =>
+    const buildProvider = (signingKeys: JWK[]) =>
       createProvider({
         config,
         adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(stores.payloads, name, clock)),
@@ -200,7 +201,12 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       logger,
       onChange: (set) => void (provider = buildProvider(set.jwks)),
     });
-    provider = buildProvider(keys.current().jwks);
+    try {
+      provider = buildProvider(keys.current().jwks);
+    } catch (err) {
+      keys.close();
+      throw err;
+    }
     metrics.watchSigningKeys(() => keys.current().keys.filter((k) => k.state !== 'retired'));
     const siwe = createSiweService({
       nonces: stores.nonces,

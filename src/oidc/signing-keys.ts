@@ -111,17 +111,19 @@ export async function startSigningKeys({ store, clock, logger, onChange }: Signi
   const read = async () => {
     try {
       await store.ensure();
-      set = await readKeySet(store, clock());
+      const next = await readKeySet(store, clock());
+      const nextFingerprint = keySetFingerprint(next);
+      // The new set is kept only once oidc-provider has accepted it: a failure leaves the last good one serving.
+      if (nextFingerprint !== fingerprint) {
+        onChange(next);
+        logger.info({ signing: next.keys.filter((k) => k.state === 'active').map((k) => k.kid), published: next.jwks.length }, 'signing keys changed');
+      }
+      fingerprint = nextFingerprint;
+      set = next;
     } catch (err) {
-      logger.warn({ err }, 'signing keys could not be read; trying again');
+      logger.warn({ err }, 'signing keys could not be applied; trying again');
       schedule(RETRY_MS);
       throw err;
-    }
-    const next = keySetFingerprint(set);
-    if (next !== fingerprint) {
-      fingerprint = next;
-      logger.info({ signing: set.keys.filter((k) => k.state === 'active').map((k) => k.kid), published: set.jwks.length }, 'signing keys changed');
-      onChange(set);
     }
     scheduleNext();
   };

@@ -117,8 +117,8 @@ describeEachDatabase('the CLI', { concurrency: CONCURRENCY }, (backend) => {
       ['{"__proto__":{"skip_consent":true}}', /invalid_client_metadata: __proto__: the key "__proto__" is not allowed/],
       ['{"jwks":{"keys":[{"constructor":{}}]}}', /invalid_client_metadata: jwks\.keys\.0\.constructor: the key "constructor" is not allowed/],
       // We hold RS256, ES256 and EdDSA keys only: an ID token alg we cannot sign is refused at registration.
-      ['{"id_token_signed_response_alg":"PS256"}', /invalid_client_metadata: id_token_signed_response_alg must be 'ES256', 'EdDSA', or 'RS256'/],
-      ['{"id_token_signed_response_alg":"none"}', /invalid_client_metadata: id_token_signed_response_alg must be 'ES256', 'EdDSA', or 'RS256'/],
+      ['{"id_token_signed_response_alg":"PS256"}', /invalid_client_metadata: id_token_signed_response_alg must be 'RS256', 'ES256', or 'EdDSA'/],
+      ['{"id_token_signed_response_alg":"none"}', /invalid_client_metadata: id_token_signed_response_alg must be 'RS256', 'ES256', or 'EdDSA'/],
     ];
     for (const [metadata, reason] of cases) {
       const res = await add(metadata);
