@@ -33,6 +33,7 @@ import { createClientAdapter, createPayloadAdapter } from './oidc/adapter.ts';
 import { createFindAccount } from './oidc/claims.ts';
 import { noNames, type AccountStore, type ClientStore, type NameResolver, type PayloadStore, type SigningKeyStore } from './oidc/ports.ts';
 import { createProvider } from './oidc/provider.ts';
+import { startSigningKeys, type SigningKeys } from './oidc/signing-keys.ts';
 import { createSiweService, type SiweService } from './siwe/challenge.ts';
 import { createEoaVerifier } from './siwe/eoa-verifier.ts';
 import type { NonceStore, SignatureVerifier } from './siwe/ports.ts';
@@ -87,7 +88,13 @@ export interface AppContext extends Ports {
   stores: Stores;
   siwe: SiweService;
   pages: Pages;
-  provider: Provider;
+  /**
+   * oidc-provider, built over the current signing keys: a new one replaces it when they change (`keys`).
+   * Read it at each use, never keep it: requests already running finish on the one they started with.
+   */
+  readonly provider: Provider;
+  /** The signing keys: published, pending, signing; `reload()` applies a change made elsewhere (CLI, another instance). */
+  keys: SigningKeys;
   /** Prometheus metrics on this context's own registry (served by metrics/server.ts when METRICS_PORT is set). */
   metrics: Metrics;
   /** CLI changes (clients, accounts, keys) announced to every instance: on Postgres through the database, else in this process. */
@@ -207,11 +214,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       const stale = counts.filter((c) => c.keyId !== database.box.keyId).reduce((n, c) => n + c.count, 0);
       if (stale) logger.warn({ values: stale }, 'values sealed under a previous encryption key: run `wallet-oidc secrets reseal`');
     }
-    await stores.signingKeys.ensure();
-    const signingKeys: JWK[] = await stores.signingKeys.list();
     const metrics = createMetrics(clock);
-    const signing = new Set(signingKeys.map((k) => k.kid));
-    metrics.watchSigningKeys((await stores.signingKeys.listCreated()).filter((k) => signing.has(k.kid)));
     if (database) metrics.watchDatabase(database.knex as unknown as WatchedDatabase);
     let cookieKeys = config.cookieKeys;
     if (!cookieKeys) {
@@ -230,24 +233,37 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     const pages = createPages({ viewsDir: VIEWS_DIR, brand: config.brand });
     const clientAdapter = createClientAdapter(stores.clients, config.clientCacheTtlSeconds);
     const findAccount = createFindAccount(stores.accounts, ports.nameResolver);
-    // What each announced change makes this instance forget (docs/operations.md, "Changes reach every instance").
-    changes.on('clients', (clientId) => clientAdapter.forget(clientId));
-    changes.on('accounts', (sub) => findAccount.forget(sub));
-    changes.on('keys', () => {
-      // Keys listener. Today nothing is reloaded: oidc-provider was given the keys at start, so a rotated key
-      // is used after a restart (docs/cli.md). Staged key rotation replaces this with the keys component's reload().
-      logger.info('signing keys changed: restart to use the new active key');
+    const buildProvider = (signingKeys: JWK[]) =>
+      createProvider({
+        config,
+        adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(stores.payloads, name, clock)),
+        findAccount,
+        signingKeys,
+        cookieKeys,
+        pages: pages.provider,
+        observer: ports.observer,
+      });
+    // oidc-provider reads its keys once, in its constructor: a changed key set gets a new Provider (docs/architecture.md, Signing keys).
+    let provider: Provider | undefined;
+    const keys = await startSigningKeys({
+      store: stores.signingKeys,
+      clock,
+      logger,
+      onChange: (set) => void (provider = buildProvider(set.jwks)),
     });
-    if (overrides.receiveChanges !== false) await changes.start();
-    const provider = createProvider({
-      config,
-      adapter: (name: string) => (name === 'Client' ? clientAdapter : createPayloadAdapter(stores.payloads, name, clock)),
-      findAccount,
-      signingKeys,
-      cookieKeys,
-      pages: pages.provider,
-      observer: ports.observer,
-    });
+    try {
+      provider = buildProvider(keys.current().jwks);
+      // What each announced change makes this instance forget or re-read (docs/operations.md, "Changes reach every instance").
+      changes.on('clients', (clientId) => clientAdapter.forget(clientId));
+      changes.on('accounts', (sub) => findAccount.forget(sub));
+      // A failed re-read is logged and retried by the keys component itself.
+      changes.on('keys', () => void keys.reload().catch(() => undefined));
+      if (overrides.receiveChanges !== false) await changes.start();
+    } catch (err) {
+      keys.close();
+      throw err;
+    }
+    metrics.watchSigningKeys(() => keys.current().keys.filter((k) => k.state !== 'retired'));
     const siwe = createSiweService({
       nonces: stores.nonces,
       verifier: ports.signatureVerifier,
@@ -266,7 +282,10 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       stores,
       siwe,
       pages,
-      provider,
+      get provider() {
+        return provider!;
+      },
+      keys,
       metrics,
       changes,
       signatureRecovery: recovery.implementation,
@@ -274,7 +293,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         try {
           // The migrations table's read also proves the database answers.
           if (database && (await migrationStatus(database.knex)).pending.length) return { reason: 'migrations_pending' };
-          if (!(await stores.signingKeys.list()).length) return { reason: 'signing_keys_missing' };
+          if (!(await stores.signingKeys.list()).some((k) => !k.retiredAt)) return { reason: 'signing_keys_missing' };
           return undefined;
         } catch (err) {
           // A refused connection is an AggregateError with an empty message: its code says more.
@@ -283,6 +302,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
         }
       },
       async close() {
+        keys.close();
         await changes.close();
         await database?.close();
       },

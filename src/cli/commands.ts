@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { ClientMetadata } from 'oidc-provider';
 import type { CommandResult } from '../admin/protocol.ts';
 import type { ChangeFeed } from '../changes.ts';
-import { systemClock } from '../clock.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import type { Config } from '../config/index.ts';
 import type { AppContext, Database, Stores } from '../context.ts';
 import type { Db } from '../db/knex.ts';
@@ -13,17 +13,31 @@ import { describeFatal, EXIT, REASONS, UsageError } from '../errors.ts';
 import type { LoginEventFilter } from '../http/ports.ts';
 import type { LoginEvent } from '../observer.ts';
 import { CLIENT_AUTH_METHODS, registerClient, updateClient } from '../oidc/clients.ts';
+import type { KeyStatus } from '../oidc/key-states.ts';
 import type { Account, StoredClient } from '../oidc/ports.ts';
+import { activateKeys, readKeySet, retireKey, rotateKeys } from '../oidc/signing-keys.ts';
 import { addSecretsCommands } from './secrets-commands.ts';
+
+/** Tells every running server that the signing keys changed, once `change` has been made. */
+async function announced<T>(changes: ChangeFeed, change: Promise<T>): Promise<T> {
+  const result = await change;
+  await changes.publish('keys');
+  return result;
+}
 
 /** Where a command finds the data: opened by this CLI process, or the running server's own (admin socket). */
 export interface CommandRuntime {
   /** The database and its stores, and the change feed that tells running servers what changed: what most commands need. */
-  withStores<T>(fn: (opened: { database: Database; stores: Stores; config: Config; changes: ChangeFeed }) => Promise<T>): Promise<T>;
+  withStores<T>(fn: (opened: { database: Database; stores: Stores; config: Config; changes: ChangeFeed; clock: Clock }) => Promise<T>): Promise<T>;
   /** The database as it is, not migrated: for `migrate --status`. */
   withDatabase<T>(fn: (knex: Db) => Promise<T>): Promise<T>;
   /** The whole context: for commands that validate client metadata with oidc-provider's own schema. */
   withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T>;
+  /**
+   * After a `keys` command changed the keys: the server that ran it applies the change at once (`ctx.keys.reload()`);
+   * a CLI process has nothing to apply: the servers learn it from the change feed the command announces on.
+   */
+  keysChanged(): Promise<void>;
 }
 
 /** The command's answer: a CLI's stdout and stderr, or buffers the server sends back over the socket. */
@@ -161,6 +175,19 @@ function parseReason(value: string): string {
   return value;
 }
 
+/** A signing key as `keys` commands print it: never its private part. */
+const keyView = (k: KeyStatus) => ({
+  kid: k.kid,
+  alg: k.alg,
+  state: k.state,
+  createdAt: k.createdAt.toISOString(),
+  activatesAt: k.activatesAt.toISOString(),
+  retiredAt: k.retiredAt?.toISOString() ?? null,
+});
+
+/** kid, alg, state, created, activation (past or to come), retirement (`-` while published). */
+const keyLine = (k: ReturnType<typeof keyView>) => [k.kid, k.alg, k.state, k.createdAt, k.activatesAt, k.retiredAt ?? '-'].join('\t');
+
 interface EventFlags {
   outcome?: LoginEvent['outcome'];
   reason?: string;
@@ -172,8 +199,13 @@ interface EventFlags {
   json: boolean;
 }
 
-export function buildCli({ withStores, withDatabase, withContext }: CommandRuntime, output: CommandOutput): Command {
+export function buildCli({ withStores, withDatabase, withContext, keysChanged }: CommandRuntime, output: CommandOutput): Command {
   const print = (line: string) => output.out(`${line}\n`);
+  const printKeys = (list: KeyStatus[], json: boolean, what: string) => {
+    const shown = list.map(keyView);
+    if (json) print(JSON.stringify(shown, null, 2));
+    else for (const k of shown) print(`${what}\t${keyLine(k)}`);
+  };
   // exitOverride: usage errors throw CommanderError (inherited by subcommands) so they exit 2 like bad input.
   const program = new Command('wallet-oidc')
     .description('wallet-oidc administration')
@@ -405,30 +437,57 @@ export function buildCli({ withStores, withDatabase, withContext }: CommandRunti
       for (const sub of subs) print(`${changed.includes(sub) ? 'enabled' : 'already enabled'} ${shown(sub)}`);
     });
 
-  const keys = program.command('keys').description('manage ID token signing keys');
+  const keys = program.command('keys').description('manage ID token signing keys (staged rotation: rotate, activate, retire)');
   keys
     .command('list')
-    .description('list signing keys, the active one first')
-    .action(async () => {
-      const list = await withStores(async ({ stores }) => {
+    .description('list signing keys by algorithm: pending, active, previous (retired ones with --all)')
+    .option('--all', 'also list retired keys', false)
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { all: boolean; json: boolean }) => {
+      const set = await withStores(async ({ stores, clock }) => {
         await stores.signingKeys.ensure();
-        return stores.signingKeys.list();
+        return readKeySet(stores.signingKeys, clock());
       });
-      list.forEach((k, i) => print(`${k.kid}\t${k.alg}${i === 0 ? '\tactive' : ''}`));
+      const list = set.keys.filter((k) => opts.all || k.state !== 'retired').map(keyView);
+      if (opts.json) {
+        print(JSON.stringify(list, null, 2));
+        return;
+      }
+      for (const k of list) print(keyLine(k));
     });
   keys
     .command('rotate')
-    .description('add a new signing key and make it active; older keys stay published (restart servers to pick it up)')
-    .action(async () => {
-      const kid = await withStores(async ({ stores, changes }) => {
-        const rotated = await stores.signingKeys.rotate();
-        await changes.publish('keys');
-        return rotated;
-      });
-      print(`new active key ${kid}`);
+    .description('publish the next signing keys (one per algorithm) now; they sign after KEY_ACTIVATION_DELAY or keys activate')
+    .option('--json', 'print JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      const added = await withStores(({ stores, config, clock, changes }) =>
+        announced(changes, rotateKeys(stores.signingKeys, clock(), config.keys.activationDelaySeconds)),
+      );
+      await keysChanged();
+      printKeys(added, opts.json, 'published');
+    });
+  keys
+    .command('activate')
+    .argument('[kid]', 'the key to sign with from now (a pending key, or a previous one to roll back to); default: every pending key')
+    .description('make pending keys sign now, before their activation time')
+    .option('--json', 'print JSON', false)
+    .action(async (kid: string | undefined, opts: { json: boolean }) => {
+      const activated = await withStores(({ stores, clock, changes }) => announced(changes, activateKeys(stores.signingKeys, clock(), kid)));
+      await keysChanged();
+      printKeys(activated, opts.json, 'signing');
+    });
+  keys
+    .command('retire')
+    .argument('<kid>', 'a pending or previous key (never the one signing)')
+    .description('withdraw a key from the JWKS: tokens it signed no longer verify')
+    .option('--json', 'print JSON', false)
+    .action(async (kid: string, opts: { json: boolean }) => {
+      const retired = await withStores(({ stores, clock, changes }) => announced(changes, retireKey(stores.signingKeys, clock(), kid)));
+      await keysChanged();
+      printKeys([retired], opts.json, 'retired');
     });
 
-  addSecretsCommands(program, { withStores, withDatabase, withContext }, print);
+  addSecretsCommands(program, { withStores, withDatabase, withContext, keysChanged }, print);
 
   program
     .command('sweep')
@@ -467,8 +526,9 @@ export async function runCommand(argv: string[], runtime: CommandRuntime): Promi
 /** The running server's own context as the runtime: for commands that arrive over its admin socket. */
 export function serverRuntime(ctx: AppContext): CommandRuntime {
   return {
-    withStores: (fn) => fn({ database: ctx.database!, stores: ctx.stores, config: ctx.config, changes: ctx.changes }),
+    withStores: (fn) => fn({ database: ctx.database!, stores: ctx.stores, config: ctx.config, changes: ctx.changes, clock: ctx.clock }),
     withDatabase: (fn) => fn(ctx.database!.knex),
     withContext: (fn) => fn(ctx),
+    keysChanged: () => ctx.keys.reload(),
   };
 }

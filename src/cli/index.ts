@@ -27,7 +27,7 @@ const direct: CommandRuntime = {
     const { openDatabase } = await import('../context.ts');
     const opened = await openDatabase(config, systemClock, logger);
     try {
-      return await fn({ ...opened, config });
+      return await fn({ ...opened, config, clock: systemClock });
     } finally {
       await opened.database.close();
     }
@@ -52,6 +52,8 @@ const direct: CommandRuntime = {
       await ctx.close();
     }
   },
+  // Nothing runs here to apply it: each server reads the keys again when told (the change feed) or restarted.
+  keysChanged: async () => undefined,
 };
 
 const stdio: CommandOutput = { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) };

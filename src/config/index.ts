@@ -213,6 +213,20 @@ const variables = z.object({
         'Postgres only: seconds between reads of the `config_changes` table, the safety net under LISTEN/NOTIFY for CLI changes ' +
         '(clients, accounts, keys) whose notification this instance missed (its LISTEN connection was down). A missed change arrives within this time.',
     }),
+  KEY_ACTIVATION_DELAY: secondsIn(1, 90 * 86400)
+    .default(86400)
+    .meta({
+      description:
+        'Seconds between `keys rotate`, which publishes the next signing keys in the JWKS at once, and the moment they start signing ' +
+        '(`keys activate` starts them earlier). Long enough for every RP and broker that caches the JWKS to have fetched it again.',
+    }),
+  JWKS_MAX_AGE: secondsIn(0, 86400)
+    .default(3600)
+    .meta({
+      description:
+        'The `max-age` of `/jwks` responses (`Cache-Control: public`): how long an RP may keep the key set. ' +
+        'It must stay shorter than `KEY_ACTIVATION_DELAY`, so an RP that honours it sees a pending key before that key signs.',
+    }),
   SWEEP_INTERVAL: secondsIn(0, 86400).default(600).meta({
     description:
       "Seconds between the server's sweeps of expired rows and of login events older than `LOGIN_EVENT_RETENTION_DAYS`. `0` turns off the periodic sweep (the CLI's `sweep` command still runs one).",
@@ -441,6 +455,15 @@ function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variabl
       input: env.SHUTDOWN_DELAY,
     });
   }
+  // In every mode: a caching RP must be able to learn a pending key before it signs (docs/operations.md, Signing keys).
+  if (!malformed.has('JWKS_MAX_AGE') && !malformed.has('KEY_ACTIVATION_DELAY') && env.JWKS_MAX_AGE >= env.KEY_ACTIVATION_DELAY) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['JWKS_MAX_AGE'],
+      message: `must be shorter than KEY_ACTIVATION_DELAY (${env.KEY_ACTIVATION_DELAY}): RPs that cache the JWKS would meet a new key before they fetched it`,
+      input: env.JWKS_MAX_AGE,
+    });
+  }
   if (malformed.has('NODE_ENV') || env.NODE_ENV !== 'production') return;
   for (const rule of PRODUCTION_RULES) {
     if ([rule.variable, ...rule.reads].some((name) => malformed.has(name))) continue;
@@ -500,6 +523,8 @@ export const configSchema = z
     sweepIntervalSeconds: v.SWEEP_INTERVAL,
     /** The graceful shutdown (src/http/shutdown.ts): listener kept open `delaySeconds`, forced exit at `timeoutSeconds`. */
     shutdown: { delaySeconds: v.SHUTDOWN_DELAY, timeoutSeconds: v.SHUTDOWN_TIMEOUT },
+    /** Staged signing-key rotation (oidc/signing-keys.ts): seconds from `keys rotate` to signing, and the JWKS's max-age. */
+    keys: { activationDelaySeconds: v.KEY_ACTIVATION_DELAY, jwksMaxAgeSeconds: v.JWKS_MAX_AGE },
     loginEventRetentionDays: v.LOGIN_EVENT_RETENTION_DAYS,
     /** Every rate limit (src/http/rate-limit.ts); a `name` keys its counters, so never reuse one for another rule. */
     rateLimits: {

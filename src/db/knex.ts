@@ -12,6 +12,7 @@ import * as createSchema from '../../migrations/20261122000000_create_schema.ts'
 import * as rateLimits from '../../migrations/20261203000000_rate_limits.ts';
 import * as hashTokenIds from '../../migrations/20261203000100_hash_token_ids.ts';
 import * as changeFeed from '../../migrations/20261203000200_change_feed_disabled_accounts.ts';
+import * as stageSigningKeys from '../../migrations/20261203000300_stage_signing_keys.ts';
 import { classifyDatabaseError } from './unavailable.ts';
 
 export type Db = Knex;
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261203000000_rate_limits': rateLimits,
   '20261203000100_hash_token_ids': hashTokenIds,
   '20261203000200_change_feed_disabled_accounts': changeFeed,
+  '20261203000300_stage_signing_keys': stageSigningKeys,
 };
 
 /** Every migration this version knows, oldest first. */

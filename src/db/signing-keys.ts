@@ -1,35 +1,60 @@
-// RS256 signing keys: generated on first start, sealed in the database, published newest first.
+// Signing keys: sealed in the database with the times that stage them (oidc/key-states.ts reads the states).
 import type { JWK } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
-import type { SigningKeyStore } from '../oidc/ports.ts';
+import type { SigningKeyStore, StoredSigningKey } from '../oidc/ports.ts';
 import type { Db } from './knex.ts';
 import type { SecretBox } from './secret-box.ts';
-import { generateRsaJwk } from '../oidc/keys.ts';
+import { generateSigningJwk, SIGNING_ALGS } from '../oidc/keys.ts';
+
+interface Row {
+  kid: string;
+  alg: string;
+  private_jwk_sealed: string;
+  created_at: Date;
+  activates_at: Date;
+  retired_at: Date | null;
+}
 
 export function createSigningKeys(db: Db, box: SecretBox, clock: Clock): SigningKeyStore {
-  const insertKey = async (q: Db): Promise<string> => {
-    const jwk = generateRsaJwk();
-    await q('signing_keys').insert({ kid: jwk.kid, alg: jwk.alg, private_jwk_sealed: box.seal(JSON.stringify(jwk)), created_at: clock() });
-    return jwk.kid as string;
-  };
+  const insert = (q: Db, jwks: JWK[], activatesAt: Date) =>
+    q('signing_keys').insert(
+      jwks.map((jwk) => ({
+        kid: jwk.kid,
+        alg: jwk.alg,
+        private_jwk_sealed: box.seal(JSON.stringify(jwk)),
+        created_at: clock(),
+        activates_at: activatesAt,
+      })),
+    );
   return {
     async list() {
-      const rows = await db('signing_keys').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'kid' }]);
-      return rows.map((r: { private_jwk_sealed: string }) => JSON.parse(box.open(r.private_jwk_sealed)) as JWK);
+      const rows: Row[] = await db('signing_keys').orderBy([{ column: 'created_at' }, { column: 'kid' }]);
+      return rows.map((r): StoredSigningKey => ({
+        kid: r.kid,
+        alg: r.alg,
+        jwk: JSON.parse(box.open(r.private_jwk_sealed)) as JWK,
+        createdAt: new Date(r.created_at),
+        activatesAt: new Date(r.activates_at),
+        retiredAt: r.retired_at ? new Date(r.retired_at) : undefined,
+      }));
     },
-    async listCreated() {
-      const rows: Array<{ kid: string; created_at: Date }> = await db('signing_keys')
-        .select('kid', 'created_at')
-        .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'kid' }]);
-      return rows.map((r) => ({ kid: r.kid, createdAt: new Date(r.created_at) }));
+    async add(jwks, activatesAt) {
+      await insert(db, jwks, activatesAt);
     },
-    rotate: () => insertKey(db),
+    async setActivation(kid, at) {
+      return (await db('signing_keys').where({ kid }).whereNull('retired_at').update({ activates_at: at })) > 0;
+    },
+    async retire(kid, at) {
+      return (await db('signing_keys').where({ kid }).whereNull('retired_at').update({ retired_at: at })) > 0;
+    },
     async ensure() {
-      // An advisory lock keeps two instances starting at once from generating two keys.
+      // An advisory lock keeps two instances starting at once from generating two keys of an algorithm.
       await db.transaction(async (trx) => {
         await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['wallet-oidc:signing-keys']);
-        const { count } = (await trx('signing_keys').count({ count: '*' }).first()) as { count: string | number };
-        if (Number(count) === 0) await insertKey(trx);
+        const rows: Array<{ alg: string }> = await trx('signing_keys').distinct('alg').whereNull('retired_at');
+        const have = new Set(rows.map((r) => r.alg));
+        const missing = SIGNING_ALGS.filter((alg) => !have.has(alg)).map(generateSigningJwk);
+        if (missing.length) await insert(trx, missing, clock());
       });
     },
   };

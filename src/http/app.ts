@@ -19,12 +19,21 @@ export interface AppOptions {
   shutdown?: Pick<Shutdown, 'draining'>;
 }
 
-const wired = new WeakSet<object>();
-/** Adds middleware to oidc-provider once, however many apps are built over one context. */
-function wireOnce(provider: object, wire: () => void): void {
-  if (wired.has(provider)) return;
-  wired.add(provider);
-  wire();
+type ProviderCallback = ReturnType<AppContext['provider']['callback']>;
+const callbacks = new WeakMap<object, ProviderCallback>();
+/**
+ * oidc-provider's request handler, with our middleware added: once per Provider, however many apps are built over
+ * one context. The context replaces its Provider when the signing keys change; each new one is wired at its first request.
+ */
+function callbackOf(provider: AppContext['provider'], wire: (provider: AppContext['provider']) => void): ProviderCallback {
+  let callback = callbacks.get(provider);
+  if (!callback) {
+    // Before callback(): Koa composes an app's middleware when its callback is made.
+    wire(provider);
+    callback = provider.callback();
+    callbacks.set(provider, callback);
+  }
+  return callback;
 }
 
 export function createApp(deps: AppContext, opts: AppOptions = {}): Koa {
@@ -127,12 +136,12 @@ export function createApp(deps: AppContext, opts: AppOptions = {}): Koa {
   });
   const gate = createProtocolGate(deps);
   app.use(gate.gate);
-  // Before callback(): Koa composes an app's middleware when its callback is made.
-  wireOnce(deps.provider, () => {
-    deps.provider.use(nameEndpoint);
-    deps.provider.use(gate.countFailures);
-  });
-  const protocol = deps.provider.callback();
+  const wire = (provider: AppContext['provider']) => {
+    provider.use(nameEndpoint);
+    provider.use(gate.countFailures);
+  };
+  // Wired now, so a bad wiring fails at start-up rather than at the first request.
+  callbackOf(deps.provider, wire);
   const issuer = deps.config.issuer;
   app.use(async (ctx) => {
     // The gate in front may have read a form body already; oidc-provider gets it replayed, unread.
@@ -142,7 +151,8 @@ export function createApp(deps: AppContext, opts: AppOptions = {}): Koa {
     delete req.headers['x-forwarded-host'];
     if (deps.config.trustProxy) req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
     else delete req.headers['x-forwarded-proto'];
-    await protocol(req, ctx.res);
+    // The Provider of the current signing keys (a request already running keeps the one it started on).
+    await callbackOf(deps.provider, wire)(req, ctx.res);
   });
   return app;
 }

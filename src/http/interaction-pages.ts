@@ -23,7 +23,7 @@ import {
 import { formActionSource } from './pages.ts';
 
 export function createInteractionPages(app: AppContext): Router {
-  const { provider, pages, clock } = app;
+  const { pages, clock } = app;
   const issuerOrigin = app.config.issuer.origin;
   const router = new Router({ prefix: INTERACTION_PREFIX });
 
@@ -41,8 +41,8 @@ export function createInteractionPages(app: AppContext): Router {
   router.use(interactionBody());
 
   router.get('/', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    const client = await clientOf(provider, interaction.params.client_id);
+    const interaction = await loadInteraction(app.provider, ctx);
+    const client = await clientOf(app.provider, interaction.params.client_id);
     const common = {
       uid: interaction.uid,
       clientName: client.clientName ?? client.clientId,
@@ -79,9 +79,9 @@ export function createInteractionPages(app: AppContext): Router {
   // it looks the interaction up by its uid, which only the page showed, and sends that device to start
   // a sign-in of its own: never into this interaction, never with the RP's request.
   router.get('/elsewhere', async (ctx) => {
-    const interaction = await provider.Interaction.find(String(ctx.params.uid));
+    const interaction = await app.provider.Interaction.find(String(ctx.params.uid));
     if (!interaction) throw new AppError('interaction_not_found', 'this sign-in has ended; start again from the application');
-    const client = await clientOf(provider, interaction.params.client_id);
+    const client = await clientOf(app.provider, interaction.params.client_id);
     ctx.set('Cache-Control', 'no-store');
     const target = elsewhereTarget(issuerOrigin, client.initiateLoginUri);
     if (target) return ctx.redirect(target);
@@ -90,13 +90,13 @@ export function createInteractionPages(app: AppContext): Router {
   });
 
   router.post('/confirm', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx, 'consent');
-    await finish(ctx, interaction, { consent: { grantId: await grantForConsent(provider, interaction) } });
+    const interaction = await loadInteraction(app.provider, ctx, 'consent');
+    await finish(ctx, interaction, { consent: { grantId: await grantForConsent(app.provider, interaction) } });
   });
 
   const abort = async (ctx: Context) => {
     // An error result replaces any earlier submission (as interactionResult does for errors).
-    await finish(ctx, await loadInteraction(provider, ctx), { error: 'access_denied', error_description: 'End-User aborted interaction' });
+    await finish(ctx, await loadInteraction(app.provider, ctx), { error: 'access_denied', error_description: 'End-User aborted interaction' });
   };
   router.get('/abort', abort);
   router.post('/abort', abort);

@@ -40,7 +40,7 @@ const verifyBody = z.object({
 });
 
 export function createLoginApi(app: AppContext): Router<LoginApiState> {
-  const { provider, siwe, clock, observer } = app;
+  const { siwe, clock, observer } = app;
   const router = new Router<LoginApiState>({ prefix: INTERACTION_PREFIX });
 
   // Bounded: the uid comes from the URL and the user agent from a header, both the caller's to choose.
@@ -90,11 +90,11 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
   };
 
   router.post('/challenge', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx, 'login');
+    const interaction = await loadInteraction(app.provider, ctx, 'login');
     const login = ctx.state.login;
     login.clientId = String(interaction.params.client_id);
     noteRequestClient(login.clientId);
-    const client = await clientOf(provider, interaction.params.client_id);
+    const client = await clientOf(app.provider, interaction.params.client_id);
     requireJson(ctx);
     const body = parseBody(challengeBody, ctx.request.body);
     Object.assign(login, { address: body.address, chainId: body.chainId });
@@ -111,7 +111,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
   });
 
   router.post('/verify', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx, 'login');
+    const interaction = await loadInteraction(app.provider, ctx, 'login');
     const clientId = String(interaction.params.client_id);
     ctx.state.login.clientId = clientId;
     noteRequestClient(clientId);

@@ -6,9 +6,9 @@ import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { Stores } from '../context.ts';
 import type { LoginEvent } from '../observer.ts';
-import type { Account, StoredClient, StoredPayload } from '../oidc/ports.ts';
+import type { Account, StoredClient, StoredPayload, StoredSigningKey } from '../oidc/ports.ts';
 import type { IssuedNonce } from '../siwe/ports.ts';
-import { generateRsaJwk } from '../oidc/keys.ts';
+import { generateSigningJwk, SIGNING_ALGS } from '../oidc/keys.ts';
 
 export interface MemoryStores extends Stores {
   /** The login events recorded, oldest first (the audit trail a test can read). */
@@ -23,13 +23,13 @@ export function createMemoryStores(clock: Clock): MemoryStores {
   const nonces = new Map<string, IssuedNonce & { consumed: boolean }>();
   const challengesPer = new Map<string, number>();
   const payloads = new Map<string, StoredPayload & { expiresAt: Date | undefined }>();
-  const keys: ReturnType<typeof generateRsaJwk>[] = [];
-  const keyCreated = new Map<string, Date>();
-  const newKey = () => {
-    const jwk = generateRsaJwk();
-    keyCreated.set(jwk.kid as string, clock());
-    return jwk;
+  const keys: StoredSigningKey[] = [];
+  const addKeys = (jwks: StoredSigningKey['jwk'][], activatesAt: Date) => {
+    for (const jwk of jwks) {
+      keys.push({ kid: jwk.kid as string, alg: jwk.alg as string, jwk, createdAt: clock(), activatesAt, retiredAt: undefined });
+    }
   };
+  const unretired = (kid: string) => keys.find((k) => k.kid === kid && !k.retiredAt);
   const secrets = new Map<string, unknown>();
   const events: LoginEvent[] = [];
   const key = (model: string, id: string) => `${model}\0${id}`;
@@ -152,15 +152,21 @@ export function createMemoryStores(clock: Clock): MemoryStores {
       },
     },
     signingKeys: {
-      list: async () => keys.map((k) => ({ ...k })),
-      listCreated: async () => keys.map((k) => ({ kid: k.kid as string, createdAt: keyCreated.get(k.kid as string)! })),
-      async rotate() {
-        const jwk = newKey();
-        keys.unshift(jwk);
-        return jwk.kid as string;
+      list: async () => keys.map((k) => ({ ...k, jwk: { ...k.jwk } })),
+      add: async (jwks, activatesAt) => addKeys(jwks, activatesAt),
+      async setActivation(kid, at) {
+        const k = unretired(kid);
+        if (k) k.activatesAt = at;
+        return k !== undefined;
+      },
+      async retire(kid, at) {
+        const k = unretired(kid);
+        if (k) k.retiredAt = at;
+        return k !== undefined;
       },
       async ensure() {
-        if (!keys.length) keys.push(newKey());
+        const have = new Set(keys.filter((k) => !k.retiredAt).map((k) => k.alg));
+        addKeys(SIGNING_ALGS.filter((alg) => !have.has(alg)).map(generateSigningJwk), clock());
       },
     },
     secrets: {

@@ -36,8 +36,8 @@ export interface Metrics {
   rateLimited(rule: string): void;
   /** Times every query knex and the `sql` helper run, and reads the pool at each scrape. */
   watchDatabase(db: WatchedDatabase): void;
-  /** The keys this process signs with (newest first), for the active key's age at each scrape. */
-  watchSigningKeys(keys: ReadonlyArray<{ kid: string; createdAt: Date }>): void;
+  /** The published keys, read at each scrape: the active one of each algorithm gives the key age. */
+  watchSigningKeys(published: () => ReadonlyArray<{ alg: string; state: string; createdAt: Date }>): void;
 }
 
 export function createMetrics(clock: Clock): Metrics {
@@ -140,20 +140,24 @@ export function createMetrics(clock: Clock): Metrics {
         registers,
       });
     },
-    watchSigningKeys(keys) {
+    watchSigningKeys(published) {
       new Gauge({
         name: `${PREFIX}signing_key_age_seconds`,
-        help: 'Age of the key this process signs ID tokens with (the newest at start; rotate, then restart).',
+        help: 'Age since creation of the key that signs ID tokens now, per algorithm.',
+        labelNames: ['alg'],
         collect() {
-          if (keys[0]) this.set((clock().getTime() - keys[0].createdAt.getTime()) / 1000);
+          // Read at each scrape: a rotation or an activation shows without a restart.
+          this.reset();
+          const now = clock().getTime();
+          for (const k of published()) if (k.state === 'active') this.set({ alg: k.alg }, (now - k.createdAt.getTime()) / 1000);
         },
         registers,
       });
       new Gauge({
         name: `${PREFIX}signing_keys_published`,
-        help: 'Signing keys published in the JWKS.',
+        help: 'Signing keys published in the JWKS (pending, active and previous).',
         collect() {
-          this.set(keys.length);
+          this.set(published().length);
         },
         registers,
       });

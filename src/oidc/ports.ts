@@ -72,14 +72,29 @@ export interface PayloadStore {
   revokeAccount(accountId: string): Promise<number>;
 }
 
+/** One signing key as stored: its private JWK and the times that decide its state (oidc/key-states.ts). */
+export interface StoredSigningKey {
+  kid: string;
+  alg: string;
+  /** The private JWK, with kid, alg and use. */
+  jwk: JWK;
+  createdAt: Date;
+  /** When it starts signing (published from its creation on, so caching RPs learn it first). */
+  activatesAt: Date;
+  /** When it was withdrawn from the JWKS for good; undefined while published. */
+  retiredAt: Date | undefined;
+}
+
 export interface SigningKeyStore {
-  /** Private JWKs, newest first: oidc-provider signs with the first of an algorithm and publishes all. */
-  list(): Promise<JWK[]>;
-  /** Each key's id and creation time, newest first, in the order of `list` (for the metrics' key age). */
-  listCreated(): Promise<Array<{ kid: string; createdAt: Date }>>;
-  /** Adds a new key that becomes the active one; older keys stay published so their tokens still verify. */
-  rotate(): Promise<string>;
-  /** Generates a key when none exists yet. */
+  /** Every key, retired ones included, oldest first. */
+  list(): Promise<StoredSigningKey[]>;
+  /** Adds keys (one generation) that start signing at `activatesAt`. */
+  add(jwks: JWK[], activatesAt: Date): Promise<void>;
+  /** Sets when an unretired key signs from; false when there is no such key. */
+  setActivation(kid: string, at: Date): Promise<boolean>;
+  /** Withdraws an unretired key from the JWKS; false when there is no such key. */
+  retire(kid: string, at: Date): Promise<boolean>;
+  /** Generates a key, active at once, for each algorithm that has none unretired (first start, upgrades). */
   ensure(): Promise<void>;
 }
 

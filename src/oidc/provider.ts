@@ -22,6 +22,7 @@ export interface ProviderDeps {
   adapter: NonNullable<Configuration['adapter']>;
   /** oidc/claims.ts createFindAccount: built by the context, which makes it forget changed accounts. */
   findAccount: FindAccount;
+  /** The published keys, the signing ones first (oidc/key-states.ts): a Provider is built per key set. */
   signingKeys: JWK[];
   cookieKeys: string[];
   pages: ProviderPages;
@@ -44,6 +45,17 @@ const EXTRA_CLIENT_METADATA: Configuration['extraClientMetadata'] = {
   },
 };
 
+/**
+ * oidc-provider sends /jwks without Cache-Control. RPs may keep it `maxAge` seconds: shorter than
+ * KEY_ACTIVATION_DELAY (checked in config/), so one that honours it has a pending key before that key signs.
+ */
+function cacheJwks(maxAge: number): Parameters<Provider['use']>[0] {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'jwks' && ctx.status === 200) ctx.set('Cache-Control', `public, max-age=${maxAge}`);
+  };
+}
+
 export function createProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
 
@@ -57,6 +69,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     // ID tokens carry the profile claims the scopes grant, not only `sub`: Auth0's OIDC connection reads
     // the ID token alone (docs: conformIdTokenClaims).
     conformIdTokenClaims: false,
+    // One key per algorithm we sign with (oidc/keys.ts, each with its `alg`): oidc-provider derives the ID token
+    // algorithms it offers from them, so a client may register RS256, ES256 or EdDSA as id_token_signed_response_alg
+    // and anything else is refused at registration (docs: jwks, enabledJWA.idTokenSigningAlgValues).
     jwks: { keys: deps.signingKeys },
     // Keygrip semantics: the first key signs, every listed key verifies, so COOKIE_KEYS rotates by prepending a new key
     // (docs: cookies.keys; docs/operations.md, "Rotating COOKIE_KEYS").
@@ -121,6 +136,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   // A database outage answers 503 temporarily_unavailable with Retry-After, on every endpoint.
   provider.use(answerOutages(deps.pages.error));
   provider.use(endAnonymousLogout);
+  provider.use(cacheJwks(config.keys.jwksMaxAgeSeconds));
   provider.on('server_error', (_ctx, err) => deps.observer.providerProblem({ kind: 'server_error', err }));
   provider.on('backchannel.error', (_ctx, err, client) =>
     deps.observer.providerProblem({ kind: 'backchannel_error', err, clientId: client.clientId, uri: client.backchannelLogoutUri }),

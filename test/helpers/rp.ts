@@ -10,9 +10,17 @@ export async function createOpenidClient(
   auth: (secret: string) => oidc.ClientAuth = oidc.ClientSecretPost,
 ) {
   const client = await server.addClient(metadata);
-  const config = await oidc.discovery(new URL(server.issuer), client.client_id, undefined, auth(client.client_secret ?? ''), {
-    execute: [oidc.allowInsecureRequests],
-  });
+  // openid-client expects RS256 ID tokens unless the client's metadata names another alg.
+  const alg = client.id_token_signed_response_alg;
+  const config = await oidc.discovery(
+    new URL(server.issuer),
+    client.client_id,
+    alg ? { id_token_signed_response_alg: alg } : undefined,
+    auth(client.client_secret ?? ''),
+    {
+      execute: [oidc.allowInsecureRequests],
+    },
+  );
   /** An authorization request and the checks to apply to its callback. */
   const authorize = async (params: Record<string, string> = {}) => {
     const verifier = oidc.randomPKCECodeVerifier();

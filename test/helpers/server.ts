@@ -62,7 +62,10 @@ export async function startTestServer(db: TestDatabase | 'memory', opts: TestSer
 
   return {
     ctx,
-    provider: ctx.provider,
+    // The context's current Provider: a new one replaces it when the signing keys change.
+    get provider() {
+      return ctx.provider;
+    },
     issuer,
     port,
     config,

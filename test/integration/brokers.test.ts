@@ -427,7 +427,7 @@ describe('requests the brokers send', () => {
       assert.deepEqual(sorted(d.grant_types_supported), ['authorization_code', 'implicit', 'refresh_token']);
       assert.deepEqual(sorted(d.scopes_supported), ['offline_access', 'openid', 'profile']);
       assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
-      assert.deepEqual(d.id_token_signing_alg_values_supported, ['RS256']);
+      assert.deepEqual(d.id_token_signing_alg_values_supported, ['RS256', 'ES256', 'EdDSA']);
       assert.equal(d.introspection_endpoint, `${d.issuer}/token/introspection`);
       assert.equal(d.revocation_endpoint, `${d.issuer}/token/revocation`);
       assert.equal(d.end_session_endpoint, `${d.issuer}/session/end`);

@@ -1,5 +1,5 @@
 // CLI changes reach every running instance: two servers on one Postgres, a change made by the CLI process (or by
-// another instance), seen by the other one. With the poll set to an hour, only LISTEN/NOTIFY can bring it
+// another instance: clients, accounts, signing keys), seen by the other one. With the poll set to an hour, only LISTEN/NOTIFY can bring it
 // promptly; with a notification that never came, the poll does; after the LISTEN connection is killed, it comes back.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -87,6 +87,25 @@ describeOnPostgres('the change feed', {}, (backend) => {
     } finally {
       stop();
     }
+  });
+
+  it('brings `keys rotate`, `activate` and `retire` from the CLI process to both servers: /jwks and the signing key follow', async () => {
+    const kids = async (server: TestServer) => ((await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const signingRs256 = (server: TestServer) => server.ctx.keys.current().keys.find((k) => k.alg === 'RS256' && k.state === 'active')!.kid;
+    const before = await kids(b);
+    const rotated = await cli(['keys', 'rotate', '--json'], db.env);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const added = (JSON.parse(rotated.stdout) as { kid: string; alg: string }[]).map((k) => k.kid);
+    for (const server of [a, b]) {
+      await eventually('the pending keys are published', async () => ((await kids(server)).length === before.length + added.length ? true : undefined));
+      assert.ok(added.every((kid) => server.ctx.keys.current().keys.some((k) => k.kid === kid && k.state === 'pending')));
+    }
+    const newRs256 = (JSON.parse(rotated.stdout) as { kid: string; alg: string }[]).find((k) => k.alg === 'RS256')!.kid;
+    assert.equal((await cli(['keys', 'activate'], db.env)).code, 0);
+    for (const server of [a, b]) await eventually('the new key signs', async () => (signingRs256(server) === newRs256 ? true : undefined));
+    const old = before.find((kid) => !added.includes(kid) && b.ctx.keys.current().keys.some((k) => k.kid === kid && k.alg === 'RS256'))!;
+    assert.equal((await cli(['keys', 'retire', old], db.env)).code, 0);
+    for (const server of [a, b]) await eventually('the retired key leaves /jwks', async () => (!(await kids(server)).includes(old) ? true : undefined));
   });
 
   it('listens again after its LISTEN connection is killed, and hears the next change', async () => {

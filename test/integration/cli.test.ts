@@ -24,7 +24,7 @@ describeEachDatabase('the CLI', { concurrency: CONCURRENCY }, (backend) => {
     const db = await fresh({ empty: true });
     const res = await cli(['migrate'], db.env);
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /up to date \(4 migrations applied\)/);
+    assert.match(res.stdout, /up to date \(5 migrations applied\)/);
   });
 
   it('migrate --status changes nothing, and a database a newer version migrated is named, not started on', async () => {
@@ -149,6 +149,9 @@ describeEachDatabase('the CLI', { concurrency: CONCURRENCY }, (backend) => {
       ['{"response_types":["token"]}', /invalid_client_metadata/],
       ['{"__proto__":{"skip_consent":true}}', /invalid_client_metadata: __proto__: the key "__proto__" is not allowed/],
       ['{"jwks":{"keys":[{"constructor":{}}]}}', /invalid_client_metadata: jwks\.keys\.0\.constructor: the key "constructor" is not allowed/],
+      // We hold RS256, ES256 and EdDSA keys only: an ID token alg we cannot sign is refused at registration.
+      ['{"id_token_signed_response_alg":"PS256"}', /invalid_client_metadata: id_token_signed_response_alg must be 'RS256', 'ES256', or 'EdDSA'/],
+      ['{"id_token_signed_response_alg":"none"}', /invalid_client_metadata: id_token_signed_response_alg must be 'RS256', 'ES256', or 'EdDSA'/],
     ];
     for (const [metadata, reason] of cases) {
       const res = await add(metadata);
@@ -195,17 +198,56 @@ describeEachDatabase('the CLI', { concurrency: CONCURRENCY }, (backend) => {
     assert.match(unknown.stderr, /no client with id nobody/);
   });
 
-  it('rotates signing keys, keeping the previous one published', async () => {
+  it('stages a key rotation: rotate publishes pending keys, activate makes them sign, retire withdraws the old ones', async () => {
     const db = await fresh();
-    const before = await cli(['keys', 'list'], db.env);
-    const [activeBefore] = before.stdout.trim().split('\n');
+    const list = async (...flags: string[]) => {
+      const res = await cli(['keys', 'list', '--json', ...flags], db.env);
+      assert.equal(res.code, 0, res.stderr);
+      return JSON.parse(res.stdout) as Array<{ kid: string; alg: string; state: string; activatesAt: string }>;
+    };
+    const first = await list();
+    assert.deepEqual(first.map((k) => `${k.alg} ${k.state}`).sort(), ['ES256 active', 'EdDSA active', 'RS256 active']);
+
     const rotate = await cli(['keys', 'rotate'], db.env);
     assert.equal(rotate.code, 0, rotate.stderr);
-    const list = await cli(['keys', 'list'], db.env);
-    const lines = list.stdout.trim().split('\n');
-    assert.equal(lines.length, 2);
-    assert.match(lines[0]!, /\tRS256\tactive$/);
-    assert.equal(lines[1]!.split('\t')[0], activeBefore!.split('\t')[0]);
+    const pending = rotate.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
+    assert.deepEqual(pending.map(([what, , alg, state]) => `${what} ${alg} ${state}`).sort(), [
+      'published ES256 pending',
+      'published EdDSA pending',
+      'published RS256 pending',
+    ]);
+    // KEY_ACTIVATION_DELAY's default: a day after the rotation.
+    const activatesAt = Date.parse(pending[0]![5]!);
+    assert.ok(Math.abs(activatesAt - Date.now() - 86_400_000) < 600_000, `activates at ${pending[0]![5]}`);
+    const again = await cli(['keys', 'rotate'], db.env);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already pending/);
+
+    const oldRsa = first.find((k) => k.alg === 'RS256')!.kid;
+    const refused = await cli(['keys', 'retire', oldRsa], db.env);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /signs RS256 tokens now/);
+    const unknown = await cli(['keys', 'activate', 'nope'], db.env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no signing key with id nope/);
+
+    assert.equal((await cli(['keys', 'activate'], db.env)).code, 0);
+    const after = await list();
+    assert.equal(after.find((k) => k.kid === oldRsa)?.state, 'previous');
+    assert.equal(after.filter((k) => k.state === 'active').length, 3);
+    const none = await cli(['keys', 'activate'], db.env);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no pending keys/);
+
+    const retire = await cli(['keys', 'retire', oldRsa], db.env);
+    assert.equal(retire.code, 0, retire.stderr);
+    assert.ok(!(await list()).some((k) => k.kid === oldRsa), 'a retired key is listed only with --all');
+    assert.equal((await list('--all')).find((k) => k.kid === oldRsa)?.state, 'retired');
+    const text = await cli(['keys', 'list'], db.env);
+    assert.match(text.stdout, /^\S+\tRS256\tactive\t\S+Z\t\S+Z\t-$/m);
   });
 
   it('names the variable when the configuration is wrong', async () => {

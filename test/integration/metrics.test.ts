@@ -96,15 +96,16 @@ describeEachDatabase('metrics', (backend) => {
     assert.ok(moved('wallet_oidc_db_query_duration_seconds_count{outcome="ok"}') > 0, 'queries were timed');
     assert.equal(now.get('wallet_oidc_db_pool_connections_max'), db.kind === 'postgres' ? 10 : 1);
     assert.equal(now.get('wallet_oidc_db_pool_pending_acquires'), 0);
-    assert.equal(now.get('wallet_oidc_signing_keys_published'), 1);
+    assert.equal(now.get('wallet_oidc_signing_keys_published'), 3, 'one key per algorithm');
     assert.ok(now.has('wallet_oidc_process_cpu_user_seconds_total'), 'process metrics are collected');
     assert.ok(now.has('wallet_oidc_nodejs_eventloop_lag_p99_seconds'), 'event loop metrics are collected');
   });
 
   it('reports the signing key’s age on the context’s clock', async () => {
-    const age = (await scrape(metricsUrl())).get('wallet_oidc_signing_key_age_seconds')!;
+    const rsa = 'wallet_oidc_signing_key_age_seconds{alg="RS256"}';
+    const age = (await scrape(metricsUrl())).get(rsa)!;
     offsetMs += 24 * HOUR_MS;
-    const later = (await scrape(metricsUrl())).get('wallet_oidc_signing_key_age_seconds')!;
+    const later = (await scrape(metricsUrl())).get(rsa)!;
     assert.ok(later - age >= 24 * 3600 && later - age < 24 * 3600 + 60, `age moved by ${later - age} s`);
   });
 
@@ -123,7 +124,7 @@ it('the server serves METRICS_PORT on METRICS_HOST and closes it on SIGTERM', as
   const server = await startServerProcess({ ...db.env, METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' });
   try {
     const samples = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
-    assert.ok(samples.has('wallet_oidc_signing_key_age_seconds'));
+    assert.ok(samples.has('wallet_oidc_signing_key_age_seconds{alg="EdDSA"}'));
     assert.equal((await fetch(`${server.issuer}/metrics`)).status, 404);
     assert.equal(await server.stop(), 0);
     await assert.rejects(fetch(`http://127.0.0.1:${metricsPort}/metrics`), 'the metrics listener is closed');

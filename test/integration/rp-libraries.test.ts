@@ -231,6 +231,22 @@ describe('wallet login through independent relying-party libraries', () => {
     assert.equal(userinfo.preferred_username, wallet.address);
   });
 
+  it('advertises RS256, ES256 and EdDSA for ID tokens, and signs with the alg a client registered', async () => {
+    const discovery = (await (await fetch(`${ctx.server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    assert.deepEqual(discovery.id_token_signing_alg_values_supported, ['RS256', 'ES256', 'EdDSA']);
+    for (const alg of ['ES256', 'EdDSA', undefined] as const) {
+      const rp = await ctx.openidClient(alg ? { id_token_signed_response_alg: alg } : {}, oidc.ClientSecretPost);
+      // openid-client checks the signature against /jwks, and that the alg is the registered one.
+      oidc.enableNonRepudiationChecks(rp.config);
+      const wallet = Wallet.createRandom();
+      const { url, checks } = await rp.authorize();
+      const tokens = await oidc.authorizationCodeGrant(rp.config, await ctx.login(url, wallet), checks);
+      assert.equal(tokens.claims()!.sub, wallet.address);
+      const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()) as { alg: string };
+      assert.equal(header.alg, alg ?? 'RS256', 'RS256 stays the default');
+    }
+  });
+
   it('openid-client completes code + PKCE as a public client without a secret', async () => {
     const rp = await ctx.openidClient({ token_endpoint_auth_method: 'none' }, () => oidc.None());
     assert.equal(rp.client.client_secret, undefined);

@@ -18,6 +18,8 @@ import { getOrCreateSecret } from '../../src/db/provider-secrets.ts';
 import { createSecretBox } from '../../src/db/secret-box.ts';
 import { createSigningKeys } from '../../src/db/signing-keys.ts';
 import { CHANGE_RETENTION_SECONDS, SWEEP_GRACE_SECONDS, sweepExpired } from '../../src/db/sweep.ts';
+import { SIGNING_ALGS } from '../../src/oidc/keys.ts';
+import { readKeySet, retireKey, rotateKeys } from '../../src/oidc/signing-keys.ts';
 import { describeEachDatabase } from '../helpers/db.ts';
 
 type Backend = Parameters<Parameters<typeof describeEachDatabase>[1]>[0];
@@ -404,43 +406,56 @@ describeEachDatabase('storage', (backend) => {
   describe('createSigningKeys', () => {
     beforeEach(() => ctx.empty('signing_keys'));
 
-    it('generates one key on the first ensure and none on the second', async () => {
+    it('generates one key per algorithm on the first ensure and none on the second', async () => {
       await ctx.signingKeys.ensure();
-      const [first] = await ctx.signingKeys.list();
+      const first = await ctx.signingKeys.list();
       await ctx.signingKeys.ensure();
       const keys = await ctx.signingKeys.list();
-      assert.equal(keys.length, 1);
-      assert.equal(keys[0]!.kid, first!.kid);
-    });
-
-    it('leaves exactly one key when several instances call ensure at once', async () => {
-      await Promise.all(Array.from({ length: 5 }, () => ctx.signingKeys.ensure()));
-      assert.equal((await ctx.signingKeys.list()).length, 1);
-    });
-
-    it('puts a rotated key first and keeps the previous one published after it', async () => {
-      await ctx.signingKeys.ensure();
-      const [old] = await ctx.signingKeys.list();
-      const kid = await ctx.signingKeys.rotate();
-      const keys = await ctx.signingKeys.list();
+      assert.deepEqual(keys.map((k) => k.alg).sort(), ['ES256', 'EdDSA', 'RS256']);
       assert.deepEqual(
         keys.map((k) => k.kid),
-        [kid, old!.kid],
+        first.map((k) => k.kid),
       );
-      assert.notEqual(kid, old!.kid);
     });
 
-    it('returns private RS256 JWKs but stores them sealed: the raw column holds neither n nor d', async () => {
+    it('leaves exactly one key per algorithm when several instances call ensure at once', async () => {
+      await Promise.all(Array.from({ length: 5 }, () => ctx.signingKeys.ensure()));
+      assert.equal((await ctx.signingKeys.list()).length, SIGNING_ALGS.length);
+    });
+
+    it('stages a rotation: pending until its activation time, then active, the old key previous; retire withdraws it', async () => {
       await ctx.signingKeys.ensure();
-      const [jwk] = await ctx.signingKeys.list();
-      assert.equal(jwk?.kty, 'RSA');
-      assert.equal(jwk?.alg, 'RS256');
-      assert.equal(jwk?.use, 'sig');
-      assert.ok(typeof jwk?.n === 'string' && typeof jwk.d === 'string', 'the private parts come back');
-      const row = (await ctx.db('signing_keys').where({ kid: jwk.kid }).first()) as { private_jwk_sealed: string; alg: string };
-      assert.equal(row.alg, 'RS256');
-      assert.ok(!row.private_jwk_sealed.includes(jwk.n as string), 'the modulus is not stored in clear');
-      assert.ok(!row.private_jwk_sealed.includes(jwk.d as string), 'the private exponent is not stored in clear');
+      const t0 = new Date();
+      const old = (await readKeySet(ctx.signingKeys, t0)).keys.find((k) => k.alg === 'RS256')!;
+      const added = await rotateKeys(ctx.signingKeys, t0, 3600);
+      const next = added.find((k) => k.alg === 'RS256')!;
+      assert.deepEqual(
+        added.map((k) => k.state),
+        ['pending', 'pending', 'pending'],
+      );
+      await assert.rejects(rotateKeys(ctx.signingKeys, t0, 3600), /already pending/);
+      const stateAt = async (at: Date, kid: string) => (await readKeySet(ctx.signingKeys, at)).keys.find((k) => k.kid === kid)!.state;
+      const later = new Date(t0.getTime() + 3600_000);
+      assert.equal(await stateAt(later, next.kid), 'active');
+      assert.equal(await stateAt(later, old.kid), 'previous');
+      await assert.rejects(retireKey(ctx.signingKeys, later, next.kid), /signs RS256 tokens now/);
+      await retireKey(ctx.signingKeys, later, old.kid);
+      assert.equal(await stateAt(later, old.kid), 'retired');
+      assert.ok(!(await readKeySet(ctx.signingKeys, later)).jwks.some((k) => k.kid === old.kid), 'a retired key is not published');
+    });
+
+    it('returns private JWKs but stores them sealed: the raw column holds no private part', async () => {
+      await ctx.signingKeys.ensure();
+      const keys = await ctx.signingKeys.list();
+      const rsa = keys.find((k) => k.alg === 'RS256')!.jwk;
+      assert.equal(rsa.kty, 'RSA');
+      assert.equal(rsa.use, 'sig');
+      assert.ok(typeof rsa.n === 'string' && typeof rsa.d === 'string', 'the private parts come back');
+      for (const { kid, alg, jwk } of keys) {
+        const row = (await ctx.db('signing_keys').where({ kid }).first()) as { private_jwk_sealed: string; alg: string };
+        assert.equal(row.alg, alg);
+        assert.ok(typeof jwk.d === 'string' && !row.private_jwk_sealed.includes(jwk.d), `the private part of the ${alg} key is not stored in clear`);
+      }
     });
   });
 

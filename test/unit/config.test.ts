@@ -86,6 +86,8 @@ const INVALID: Record<string, string[]> = {
   CLIENT_AUTH_FAILURE_LIMIT: ['-1', '1000001'],
   CLIENT_LOCKOUT_LIMIT: ['-1', '1000001'],
   CLIENT_LOCKOUT: ['0', '86401'],
+  KEY_ACTIVATION_DELAY: ['0', '7776001', 'a day'],
+  JWKS_MAX_AGE: ['-1', '86401'],
   LOG_LEVEL: ['loud'],
   METRICS_PORT: ['metrics', '-1', '70000'],
 };
@@ -138,6 +140,12 @@ describe('loadConfig', () => {
   it('reports a malformed variable together with the production requirements', () => {
     const { production, refused } = setup();
     assert.deepEqual(refused({ ...production, COOKIE_KEYS: undefined, LOG_LEVEL: 'loud' }).sort(), ['COOKIE_KEYS', 'LOG_LEVEL']);
+  });
+
+  it('refuses a JWKS_MAX_AGE not shorter than KEY_ACTIVATION_DELAY, naming it', () => {
+    assert.throws(() => loadConfig({ KEY_ACTIVATION_DELAY: '600', JWKS_MAX_AGE: '600' }), /JWKS_MAX_AGE: must be shorter than KEY_ACTIVATION_DELAY \(600\)/);
+    assert.throws(() => loadConfig({ KEY_ACTIVATION_DELAY: '60' }), /JWKS_MAX_AGE: must be shorter than KEY_ACTIVATION_DELAY \(60\)/);
+    assert.deepEqual(loadConfig({}).keys, { activationDelaySeconds: 86400, jwksMaxAgeSeconds: 3600 });
   });
 
   it('refuses METRICS_PORT equal to PORT, naming it, and lets each be 0', () => {
