@@ -18,13 +18,6 @@ import type { Account, StoredClient } from '../oidc/ports.ts';
 import { activateKeys, readKeySet, retireKey, rotateKeys } from '../oidc/signing-keys.ts';
 import { addSecretsCommands } from './secrets-commands.ts';
 
-/** Tells every running server that the signing keys changed, once `change` has been made. */
-async function announced<T>(changes: ChangeFeed, change: Promise<T>): Promise<T> {
-  const result = await change;
-  await changes.publish('keys');
-  return result;
-}
-
 /** Where a command finds the data: opened by this CLI process, or the running server's own (admin socket). */
 export interface CommandRuntime {
   /** The database and its stores, and the change feed that tells running servers what changed: what most commands need. */
@@ -437,6 +430,16 @@ export function buildCli({ withStores, withDatabase, withContext, keysChanged }:
       for (const sub of subs) print(`${changed.includes(sub) ? 'enabled' : 'already enabled'} ${shown(sub)}`);
     });
 
+  /** Changes the signing keys, announces it to every running server, and applies it here when this is the server. */
+  const changeKeys = async (change: (opened: { stores: Stores; config: Config; clock: Clock }) => Promise<KeyStatus[]>) => {
+    const changed = await withStores(async (opened) => {
+      const result = await change(opened);
+      await opened.changes.publish('keys');
+      return result;
+    });
+    await keysChanged();
+    return changed;
+  };
   const keys = program.command('keys').description('manage ID token signing keys (staged rotation: rotate, activate, retire)');
   keys
     .command('list')
@@ -460,10 +463,7 @@ export function buildCli({ withStores, withDatabase, withContext, keysChanged }:
     .description('publish the next signing keys (one per algorithm) now; they sign after KEY_ACTIVATION_DELAY or keys activate')
     .option('--json', 'print JSON', false)
     .action(async (opts: { json: boolean }) => {
-      const added = await withStores(({ stores, config, clock, changes }) =>
-        announced(changes, rotateKeys(stores.signingKeys, clock(), config.keys.activationDelaySeconds)),
-      );
-      await keysChanged();
+      const added = await changeKeys(({ stores, config, clock }) => rotateKeys(stores.signingKeys, clock(), config.keys.activationDelaySeconds));
       printKeys(added, opts.json, 'published');
     });
   keys
@@ -472,8 +472,7 @@ export function buildCli({ withStores, withDatabase, withContext, keysChanged }:
     .description('make pending keys sign now, before their activation time')
     .option('--json', 'print JSON', false)
     .action(async (kid: string | undefined, opts: { json: boolean }) => {
-      const activated = await withStores(({ stores, clock, changes }) => announced(changes, activateKeys(stores.signingKeys, clock(), kid)));
-      await keysChanged();
+      const activated = await changeKeys(({ stores, clock }) => activateKeys(stores.signingKeys, clock(), kid));
       printKeys(activated, opts.json, 'signing');
     });
   keys
@@ -482,9 +481,8 @@ export function buildCli({ withStores, withDatabase, withContext, keysChanged }:
     .description('withdraw a key from the JWKS: tokens it signed no longer verify')
     .option('--json', 'print JSON', false)
     .action(async (kid: string, opts: { json: boolean }) => {
-      const retired = await withStores(({ stores, clock, changes }) => announced(changes, retireKey(stores.signingKeys, clock(), kid)));
-      await keysChanged();
-      printKeys([retired], opts.json, 'retired');
+      const retired = await changeKeys(async ({ stores, clock }) => [await retireKey(stores.signingKeys, clock(), kid)]);
+      printKeys(retired, opts.json, 'retired');
     });
 
   addSecretsCommands(program, { withStores, withDatabase, withContext, keysChanged }, print);

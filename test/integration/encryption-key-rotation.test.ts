@@ -17,6 +17,10 @@ import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cli, run } from '../helpers/process.ts';
 import { relyingParty } from '../helpers/raw-rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { SIGNING_ALGS } from '../../src/oidc/keys.ts';
+
+/** A database's first start makes one signing key per algorithm. */
+const KEYS = SIGNING_ALGS.length;
 
 const newKey = () => randomBytes(32).toString('hex');
 
@@ -90,8 +94,8 @@ describeEachDatabase('rotating ENCRYPTION_KEY', (backend) => {
       // Same signing key, same client secret: both opened under the previous key.
       assert.equal(await signInOnce(server, client), kid);
       const before = await inServer(server, ['secrets', 'status', '--json']);
-      assert.equal(before.pending, 2, 'one signing key and one client secret under the previous key');
-      assert.deepEqual(resealed(await inServer(server, ['secrets', 'reseal', '--json'])), { signing_keys: 1, oidc_clients: 1 });
+      assert.equal(before.pending, KEYS + 1, 'the signing keys (one per algorithm) and one client secret under the previous key');
+      assert.deepEqual(resealed(await inServer(server, ['secrets', 'reseal', '--json'])), { signing_keys: KEYS, oidc_clients: 1 });
       assert.deepEqual(resealed(await inServer(server, ['secrets', 'reseal', '--json'])), { signing_keys: 0, oidc_clients: 0 }, 'idempotent');
       assert.equal((await inServer(server, ['secrets', 'status', '--json'])).pending, 0);
       // The running server keeps serving after the reseal under its feet.
@@ -124,7 +128,7 @@ describeEachDatabase('rotating ENCRYPTION_KEY', (backend) => {
     await withServer(db, { ENCRYPTION_KEY: b }, async (server) => {
       assert.equal(await signInOnce(server, client), kid);
       const out = await inServer(server, ['secrets', 'reseal', '--json']);
-      assert.deepEqual(resealed(out), { signing_keys: 1, oidc_clients: 1 });
+      assert.deepEqual(resealed(out), { signing_keys: KEYS, oidc_clients: 1 });
       assert.equal(out.developmentKeyDropped, true);
       assert.equal(await findSecret(server.ctx.database!.knex, DEVELOPMENT_ENCRYPTION_KEY), undefined);
     });
@@ -170,12 +174,12 @@ describeEachDatabase('rotating ENCRYPTION_KEY', (backend) => {
     assert.equal(before.code, 0, before.stderr);
     assert.match(before.stdout, new RegExp(`^current key: +${idB} \\(ENCRYPTION_KEY\\)$`, 'm'));
     assert.match(before.stdout, new RegExp(`^previous keys: ${idA} \\(ENCRYPTION_KEY_PREVIOUS\\)$`, 'm'));
-    assert.match(before.stdout, new RegExp(`^signing_keys\t${idA}\tprevious\t1$`, 'm'));
-    assert.match(before.stdout, /^2 values are not under the current key/m);
+    assert.match(before.stdout, new RegExp(`^signing_keys\t${idA}\tprevious\t${KEYS}$`, 'm'));
+    assert.match(before.stdout, new RegExp(`^${KEYS + 1} values are not under the current key`, 'm'));
 
     const reseal = await cli(['secrets', 'reseal'], rotating);
     assert.equal(reseal.code, 0, reseal.stderr);
-    assert.equal(reseal.stdout, `signing_keys: 1 re-sealed, 0 already under ${idB}\noidc_clients: 1 re-sealed, 0 already under ${idB}\n`);
+    assert.equal(reseal.stdout, `signing_keys: ${KEYS} re-sealed, 0 already under ${idB}\noidc_clients: 1 re-sealed, 0 already under ${idB}\n`);
     const after = await cli(['secrets', 'status'], { ...db.env, ENCRYPTION_KEY: b });
     assert.match(after.stdout, /^every value is under the current key: previous keys can be dropped$/m);
   });
@@ -217,8 +221,8 @@ describeEachDatabase('rotating ENCRYPTION_KEY', (backend) => {
       }
       for (const r of results) assert.equal(r.code, 0, r.stderr);
       const counts = results.map((r) => resealed(JSON.parse(r.stdout)));
-      // The signing key was re-sealed once between them; the rotated secret, already under the new key, by neither.
-      assert.equal(counts[0]!.signing_keys! + counts[1]!.signing_keys!, 1, JSON.stringify(counts));
+      // Each signing key was re-sealed once between them; the rotated secret, already under the new key, by neither.
+      assert.equal(counts[0]!.signing_keys! + counts[1]!.signing_keys!, KEYS, JSON.stringify(counts));
       assert.equal(counts[0]!.oidc_clients! + counts[1]!.oidc_clients!, 0, JSON.stringify(counts));
       await withServer(db, { ENCRYPTION_KEY: b }, async (server) => {
         assert.equal((await server.ctx.stores.clients.find(client.client_id))?.client_secret, 'rotated-secret', 'the rotation was not overwritten');
