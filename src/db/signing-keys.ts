@@ -15,6 +15,9 @@ interface Row {
   retired_at: Date | null;
 }
 
+/** Serializes what must see every key before adding some: ensure() at start-up and add() (keys rotate). */
+const LOCK = 'wallet-oidc:signing-keys';
+
 export function createSigningKeys(db: Db, box: SecretBox, clock: Clock): SigningKeyStore {
   const insert = (q: Db, jwks: JWK[], activatesAt: Date) =>
     q('signing_keys').insert(
@@ -38,8 +41,14 @@ export function createSigningKeys(db: Db, box: SecretBox, clock: Clock): Signing
         retiredAt: r.retired_at ? new Date(r.retired_at) : undefined,
       }));
     },
-    async add(jwks, activatesAt) {
-      await insert(db, jwks, activatesAt);
+    async add(jwks, activatesAt, now) {
+      // The lock ensure() takes: a concurrent rotation waits, then sees the keys this one added as pending.
+      return db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [LOCK]);
+        if (await trx('signing_keys').whereNull('retired_at').where('activates_at', '>', now).first('kid')) return false;
+        await insert(trx, jwks, activatesAt);
+        return true;
+      });
     },
     async setActivation(kid, at) {
       return (await db('signing_keys').where({ kid }).whereNull('retired_at').update({ activates_at: at })) > 0;
@@ -50,7 +59,7 @@ export function createSigningKeys(db: Db, box: SecretBox, clock: Clock): Signing
     async ensure() {
       // An advisory lock keeps two instances starting at once from generating two keys of an algorithm.
       await db.transaction(async (trx) => {
-        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', ['wallet-oidc:signing-keys']);
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [LOCK]);
         const rows: Array<{ alg: string }> = await trx('signing_keys').distinct('alg').whereNull('retired_at');
         const have = new Set(rows.map((r) => r.alg));
         const missing = SIGNING_ALGS.filter((alg) => !have.has(alg)).map(generateSigningJwk);

@@ -153,7 +153,11 @@ export function createMemoryStores(clock: Clock): MemoryStores {
     },
     signingKeys: {
       list: async () => keys.map((k) => ({ ...k, jwk: { ...k.jwk } })),
-      add: async (jwks, activatesAt) => addKeys(jwks, activatesAt),
+      async add(jwks, activatesAt, now) {
+        if (keys.some((k) => !k.retiredAt && k.activatesAt > now)) return false;
+        addKeys(jwks, activatesAt);
+        return true;
+      },
       async setActivation(kid, at) {
         const k = unretired(kid);
         if (k) k.activatesAt = at;

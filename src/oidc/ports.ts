@@ -88,8 +88,11 @@ export interface StoredSigningKey {
 export interface SigningKeyStore {
   /** Every key, retired ones included, oldest first. */
   list(): Promise<StoredSigningKey[]>;
-  /** Adds keys (one generation) that start signing at `activatesAt`. */
-  add(jwks: JWK[], activatesAt: Date): Promise<void>;
+  /**
+   * Adds keys (one generation) that start signing at `activatesAt`, unless an unretired key is still pending at `now`
+   * (false): the check and the insert are one step, so two `keys rotate` at once never publish two generations.
+   */
+  add(jwks: JWK[], activatesAt: Date, now: Date): Promise<boolean>;
   /** Sets when an unretired key signs from; false when there is no such key. */
   setActivation(kid: string, at: Date): Promise<boolean>;
   /** Withdraws an unretired key from the JWKS; false when there is no such key. */

@@ -28,7 +28,9 @@ export async function rotateKeys(store: SigningKeyStore, now: Date, delaySeconds
     throw new UsageError(`keys are already pending (${pending.map((k) => k.kid).join(', ')}): activate them (keys activate) or retire them first`);
   }
   const jwks = SIGNING_ALGS.map(generateSigningJwk);
-  await store.add(jwks, new Date(now.getTime() + delaySeconds * 1000));
+  if (!(await store.add(jwks, new Date(now.getTime() + delaySeconds * 1000), now))) {
+    throw new UsageError('keys are already pending (another keys rotate published them meanwhile): keys list shows them');
+  }
   const kids = new Set(jwks.map((j) => j.kid));
   return (await readKeySet(store, now)).keys.filter((k) => kids.has(k.kid));
 }

@@ -423,6 +423,16 @@ describeEachDatabase('storage', (backend) => {
       assert.equal((await ctx.signingKeys.list()).length, SIGNING_ALGS.length);
     });
 
+    it('publishes one generation when two keys rotate run at once: the other is refused', async () => {
+      await ctx.signingKeys.ensure();
+      const now = new Date();
+      const results = await Promise.allSettled([rotateKeys(ctx.signingKeys, now, 3600), rotateKeys(ctx.signingKeys, now, 3600)]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      assert.match(String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason), /already pending/);
+      const pending = (await readKeySet(ctx.signingKeys, now)).keys.filter((k) => k.state === 'pending');
+      assert.equal(pending.length, SIGNING_ALGS.length, 'one pending key per algorithm');
+    });
+
     it('stages a rotation: pending until its activation time, then active, the old key previous; retire withdraws it', async () => {
       await ctx.signingKeys.ensure();
       const t0 = new Date();
