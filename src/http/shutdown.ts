@@ -32,6 +32,11 @@ export function createShutdown(): Shutdown {
     if (!res.headersSent) res.setHeader('Connection', 'close');
   };
 
+  // Once the listener is closed: idle keep-alive connections go at once; with no request in flight, so do connections
+  // that never sent one (a browser's preconnect, a proxy's spare socket), which Node does not count as idle and would
+  // otherwise keep the server open until its headers timeout, past SHUTDOWN_TIMEOUT (a forced exit with code 1).
+  const closeUnused = (s: Server) => (active.size ? s.closeIdleConnections() : s.closeAllConnections());
+
   return {
     get draining() {
       return draining;
@@ -50,7 +55,7 @@ export function createShutdown(): Shutdown {
           active.delete(res);
           // An answer whose headers went out before the drain began left its connection open and idle: close it now,
           // between requests, rather than waiting for the keep-alive timeout.
-          if (draining && !s.listening) s.closeIdleConnections();
+          if (draining && !s.listening) closeUnused(s);
         });
       });
     },
@@ -64,7 +69,7 @@ export function createShutdown(): Shutdown {
       await new Promise<void>((resolve) => {
         // Stops accepting; Node (≥ 19) also closes the idle keep-alive connections. 'close' waits for the rest.
         s.close(() => resolve());
-        s.closeIdleConnections();
+        closeUnused(s);
       });
     },
   };

@@ -3,7 +3,7 @@
 // drain() resolves only once the last connection is gone.
 import assert from 'node:assert/strict';
 import http, { type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { createShutdown } from '../../src/http/shutdown.ts';
 
@@ -91,6 +91,30 @@ describe('createShutdown', () => {
     assert.deepEqual([answer.body, answer.headers.connection], ['partdone', 'keep-alive']);
     // The keep-alive timeout is an hour here (setup): only the drain's own close ends the connection in time.
     await drain;
+  });
+
+  it('closes a connection that never sent a request (a preconnect) once no request is in flight', { timeout: 60_000 }, async () => {
+    const { shutdown, server, agent, request, arrival, release } = await setup();
+    // Node would end the silent connection after its headers timeout: an hour here, so only the drain can end it in time.
+    server.requestTimeout = 3_600_000;
+    server.headersTimeout = 3_600_000;
+    const { port } = server.address() as AddressInfo;
+    const preconnect = net.connect(port, '127.0.0.1');
+    cleanup = () => (server.closeAllConnections(), agent.destroy(), preconnect.destroy());
+    await new Promise((resolve) => preconnect.once('connect', resolve));
+    const ended = new Promise((resolve) => preconnect.once('close', resolve));
+    const arrived = arrival();
+    const inFlight = request();
+    await arrived;
+    let drained = false;
+    const drain = shutdown.drain(0).then(() => (drained = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(preconnect.destroyed, false, 'kept while a request is in flight');
+    assert.equal(drained, false);
+    release();
+    assert.equal((await inFlight).body, 'done');
+    await drain;
+    await ended;
   });
 
   it('keeps serving during the delay, each answer with Connection: close, then closes the listener', async (t) => {
