@@ -53,8 +53,15 @@ export function createSigningKeys(db: Db, box: SecretBox, clock: Clock): Signing
     async setActivation(kid, at) {
       return (await db('signing_keys').where({ kid }).whereNull('retired_at').update({ activates_at: at })) > 0;
     },
-    async retire(kid, at) {
-      return (await db('signing_keys').where({ kid }).whereNull('retired_at').update({ retired_at: at })) > 0;
+    async retire(kid, at, activatesAt) {
+      // Compared to the millisecond: a time a migration wrote may carry microseconds that a JavaScript Date drops.
+      return (
+        (await db('signing_keys')
+          .where({ kid })
+          .whereNull('retired_at')
+          .whereRaw('abs(extract(epoch from activates_at) * 1000 - ?) < 1', [activatesAt.getTime()])
+          .update({ retired_at: at })) > 0
+      );
     },
     async ensure() {
       // An advisory lock keeps two instances starting at once from generating two keys of an algorithm.

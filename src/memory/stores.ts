@@ -163,10 +163,11 @@ export function createMemoryStores(clock: Clock): MemoryStores {
         if (k) k.activatesAt = at;
         return k !== undefined;
       },
-      async retire(kid, at) {
+      async retire(kid, at, activatesAt) {
         const k = unretired(kid);
-        if (k) k.retiredAt = at;
-        return k !== undefined;
+        if (!k || k.activatesAt.getTime() !== activatesAt.getTime()) return false;
+        k.retiredAt = at;
+        return true;
       },
       async ensure() {
         const have = new Set(keys.filter((k) => !k.retiredAt).map((k) => k.alg));

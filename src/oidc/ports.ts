@@ -95,8 +95,11 @@ export interface SigningKeyStore {
   add(jwks: JWK[], activatesAt: Date, now: Date): Promise<boolean>;
   /** Sets when an unretired key signs from; false when there is no such key. */
   setActivation(kid: string, at: Date): Promise<boolean>;
-  /** Withdraws an unretired key from the JWKS; false when there is no such key. */
-  retire(kid: string, at: Date): Promise<boolean>;
+  /**
+   * Withdraws an unretired key from the JWKS; false when there is no such key, or when its activation time is no longer
+   * `activatesAt` (a `keys activate` meanwhile may have made it the signing key).
+   */
+  retire(kid: string, at: Date, activatesAt: Date): Promise<boolean>;
   /** Generates a key, active at once, for each algorithm that has none unretired (first start, upgrades). */
   ensure(): Promise<void>;
 }

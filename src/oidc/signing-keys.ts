@@ -67,7 +67,8 @@ export async function retireKey(store: SigningKeyStore, now: Date, kid: string):
   if (key.state === 'active') {
     throw new UsageError(`key ${kid} signs ${key.alg} tokens now: activate another ${key.alg} key (keys rotate, keys activate) before retiring it`);
   }
-  if (!(await store.retire(kid, now))) throw new UsageError(`key ${kid} is already retired`);
+  // Only if no `keys activate` changed it since it was read above: retiring the key that now signs would withdraw it from the JWKS.
+  if (!(await store.retire(kid, now, key.activatesAt))) throw new UsageError(`key ${kid} was retired or activated meanwhile: keys list shows it`);
   return { ...key, state: 'retired', retiredAt: now };
 }
 

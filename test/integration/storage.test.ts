@@ -19,7 +19,7 @@ import { createSecretBox } from '../../src/db/secret-box.ts';
 import { createSigningKeys } from '../../src/db/signing-keys.ts';
 import { CHANGE_RETENTION_SECONDS, SWEEP_GRACE_SECONDS, sweepExpired } from '../../src/db/sweep.ts';
 import { SIGNING_ALGS } from '../../src/oidc/keys.ts';
-import { readKeySet, retireKey, rotateKeys } from '../../src/oidc/signing-keys.ts';
+import { activateKeys, readKeySet, retireKey, rotateKeys } from '../../src/oidc/signing-keys.ts';
 import { describeEachDatabase } from '../helpers/db.ts';
 
 type Backend = Parameters<Parameters<typeof describeEachDatabase>[1]>[0];
@@ -431,6 +431,22 @@ describeEachDatabase('storage', (backend) => {
       assert.match(String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason), /already pending/);
       const pending = (await readKeySet(ctx.signingKeys, now)).keys.filter((k) => k.state === 'pending');
       assert.equal(pending.length, SIGNING_ALGS.length, 'one pending key per algorithm');
+    });
+
+    it('never retires a key that a keys activate run at the same time makes the signing one (a rollback)', async () => {
+      await ctx.signingKeys.ensure();
+      const old = (await readKeySet(ctx.signingKeys, new Date())).keys.find((k) => k.alg === 'RS256')!;
+      await rotateKeys(ctx.signingKeys, new Date(), 3600);
+      await activateKeys(ctx.signingKeys, new Date());
+      const now = new Date();
+      const results = await Promise.allSettled([activateKeys(ctx.signingKeys, now, old.kid), retireKey(ctx.signingKeys, now, old.kid)]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected'], 'one of them is refused');
+      const state = (await readKeySet(ctx.signingKeys, now)).keys.find((k) => k.kid === old.kid)!.state;
+      assert.equal(state, results[0].status === 'fulfilled' ? 'active' : 'retired');
+      // A key whose activation time came from the database (microseconds, as the migration wrote them) still retires.
+      const migrated = (await readKeySet(ctx.signingKeys, now)).keys.find((k) => k.alg === 'ES256' && k.state === 'previous')!;
+      await ctx.db.raw("UPDATE signing_keys SET activates_at = activates_at - interval '1 microsecond' * 250 WHERE kid = ?", [migrated.kid]);
+      await retireKey(ctx.signingKeys, new Date(), migrated.kid);
     });
 
     it('stages a rotation: pending until its activation time, then active, the old key previous; retire withdraws it', async () => {
