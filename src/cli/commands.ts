@@ -423,7 +423,12 @@ export function buildCli({ withStores, withDatabase, withContext, keysChanged }:
         const subs = (await findAccounts(stores, key)).map((a) => a.sub);
         return stores.atomic(async () => {
           const changed = await stores.accounts.setDisabled(subs, null);
-          for (const sub of changed) await changes.publish('accounts', sub);
+          for (const sub of changed) {
+            // Nothing a disabled account holds is valid: what is left is a login or refresh that raced the disable
+            // (saved after its DELETE). Ended here, or it would come back to life with the account.
+            await stores.payloads.revokeAccount(sub);
+            await changes.publish('accounts', sub);
+          }
           return { subs, changed };
         });
       });

@@ -1,6 +1,6 @@
 // oidc-provider configured for wallet-oidc. Every non-default option says why; the reference is
 // https://github.com/panva/node-oidc-provider/blob/main/docs/README.md (sections named below).
-import Provider, { errors, type Configuration, type FindAccount, type JWK } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type FindAccount, type JWK } from 'oidc-provider';
 import type { Config } from '../config/index.ts';
 import { endAnonymousLogout } from './anonymous-logout.ts';
 import type { Observer } from '../observer.ts';
@@ -9,6 +9,26 @@ import { CLAIMS } from './claims.ts';
 import { loadExistingGrant } from './grants.ts';
 import { createOutboundFetch } from './outbound-fetch.ts';
 import { answerOutages } from './unavailable.ts';
+
+/**
+ * oidc-provider's default prompts, with one more login check: a session whose account findAccount no longer finds (disabled
+ * by `accounts disable` after the login that made the session) signs in again, and that login is refused with
+ * `account_disabled`. Without it oidc-provider sees the session's accountId, skips the login and fails the consent check
+ * with no grant: a 500 (docs: interactions.policy).
+ */
+function loginPolicy() {
+  const { base, Check } = interactionPolicy;
+  const policy = base();
+  policy
+    .get('login')!
+    .checks.add(
+      new Check('account_not_found', "the session's account is no longer available", (ctx) =>
+        ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+      ),
+      0,
+    );
+  return policy;
+}
 
 export interface ProviderPages {
   error: NonNullable<Configuration['renderError']>;
@@ -76,7 +96,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // Keygrip semantics: the first key signs, every listed key verifies, so COOKIE_KEYS rotates by prepending a new key
     // (docs: cookies.keys; docs/operations.md, "Rotating COOKIE_KEYS").
     cookies: { keys: deps.cookieKeys },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: loginPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant,
     extraClientMetadata: EXTRA_CLIENT_METADATA,
     // What Auth0 and Keycloak send by default (docs: clientDefaults).
