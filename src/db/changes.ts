@@ -15,7 +15,10 @@ export const APPLICATION_NAME = 'wallet-oidc changes';
 
 // The row and the notification in one statement: both or neither. The payload is only a wake-up call; what
 // changed is read from the table, so one path dispatches both notified and polled changes.
-const PUBLISH = `WITH change AS (INSERT INTO config_changes (kind, key) VALUES ($1, $2) RETURNING id)
+// `at` is the statement's own time (clock_timestamp()), not its transaction's start (now()): callers publish last in
+// their transaction, so the row is stamped close to its commit, and the window readers re-read (RECENT_SECONDS)
+// covers a row committed after a later one even when its transaction started long before.
+const PUBLISH = `WITH change AS (INSERT INTO config_changes (kind, key, at) VALUES ($1, $2, clock_timestamp()) RETURNING id)
   SELECT pg_notify('${CHANNEL}', id::text) FROM change`;
 /**
  * Ids come from a sequence but commit in any order: a row with a smaller id than one already seen may
