@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand, serverRuntime } from '../../src/cli/commands.ts';
 import { createDb } from '../../src/db/knex.ts';
 import { DEVELOPMENT_ENCRYPTION_KEY, findSecret } from '../../src/db/provider-secrets.ts';
@@ -18,6 +17,7 @@ import { cli, run } from '../helpers/process.ts';
 import { relyingParty } from '../helpers/raw-rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { SIGNING_ALGS } from '../../src/oidc/keys.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 /** A database's first start makes one signing key per algorithm. */
 const KEYS = SIGNING_ALGS.length;
@@ -37,17 +37,6 @@ async function inServer(server: TestServer, argv: string[]) {
   const result = await runCommand(argv, serverRuntime(server.ctx));
   assert.equal(result.exitCode, 0, result.stderr);
   return JSON.parse(result.stdout);
-}
-
-/** Polls `condition` until it holds; fails after a generous deadline (a loaded machine is slow), or at once when `stop()` says it never will. */
-async function until(what: string, condition: () => Promise<boolean>, stop: () => string | undefined, deadlineMs = 180_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await condition())) {
-    const why = stop();
-    if (why) throw new Error(`${what}: ${why}`);
-    if (Date.now() > end) throw new Error(`${what}: not after ${deadlineMs / 1000} s`);
-    await sleep(50);
-  }
 }
 
 const resealed = (out: { tables: Array<{ table: string; resealed: number }> }) => Object.fromEntries(out.tables.map((t) => [t.table, t.resealed]));
@@ -203,11 +192,13 @@ describeEachDatabase('rotating ENCRYPTION_KEY', (backend) => {
         const ended: string[] = [];
         const reseals = [0, 1].map((i) => cli(['secrets', 'reseal', '--json'], env).finally(() => ended.push(`reseal ${i} ended before waiting on a lock`)));
         // The signal: both wait on a row lock, one on this transaction's row, the other on the first one's rows.
-        await until(
+        await eventually(
           'both reseals waiting on a lock',
           async () =>
-            Number((await k.raw("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n) === 2,
-          () => ended[0],
+            Number((await k.raw("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n) === 2
+              ? true
+              : undefined,
+          { deadlineMs: 180_000, stop: () => ended[0] },
         );
         await trx('oidc_clients')
           .where({ client_id: client.client_id })
