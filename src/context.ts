@@ -35,7 +35,7 @@ import { noNames, type AccountStore, type ClientStore, type NameResolver, type P
 import { createProvider } from './oidc/provider.ts';
 import { startSigningKeys, type SigningKeys } from './oidc/signing-keys.ts';
 import { createSiweService, type SiweService } from './siwe/challenge.ts';
-import { createEoaVerifier } from './siwe/eoa-verifier.ts';
+import { createContractVerifier } from './siwe/contract-verifier.ts';
 import type { NonceStore, SignatureVerifier } from './siwe/ports.ts';
 import { chooseRecover, type RecoveryImplementation } from './siwe/recover.ts';
 
@@ -223,7 +223,16 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     }
     const recovery = chooseRecover();
     const ports: Ports = {
-      signatureVerifier: overrides.signatureVerifier ?? createEoaVerifier(recovery.recover),
+      // EOAs by recovery, with no network; a contract wallet's signature over its chain's RPC (RPC_URLS), when there is one.
+      signatureVerifier:
+        overrides.signatureVerifier ??
+        createContractVerifier({
+          recover: recovery.recover,
+          rpcUrls: config.rpc.urls,
+          timeoutMs: config.rpc.timeoutMs,
+          logger,
+          onRpcCall: (chainId, outcome) => metrics.rpcCall(chainId, 'signature', outcome),
+        }),
       nameResolver: overrides.nameResolver ?? noNames,
       // Shared by every instance through the database; per process only with the in-memory stores.
       rateLimiter: overrides.rateLimiter ?? createRateLimiter(database ? createPostgresRateCounters(database.sql) : memoryRateCounters),

@@ -26,8 +26,16 @@ export const REASONS = {
   account_disabled: { status: 403, final: true, summary: 'an operator disabled this account (`accounts disable`); no signature can sign it in' },
   unsupported_media_type: { status: 415, final: false, summary: 'send application/json' },
   payload_too_large: { status: 413, final: false, summary: 'the request body is over 16 kB' },
-  // Reserved for the coming work: a contract wallet's chain could not be asked, and rate limits.
-  verifier_unavailable: { status: 503, final: false, summary: "reserved: the chain that verifies a contract wallet's signature did not answer" },
+  contract_wallet_unsupported: {
+    status: 400,
+    final: false,
+    summary: "the signature is not from the address's own key, and this chain has no RPC (RPC_URLS) to check a contract wallet's",
+  },
+  verifier_unavailable: {
+    status: 503,
+    final: false,
+    summary: "the chain that checks a contract wallet's signature did not answer in time; nothing was used up, so send the same request again",
+  },
   rate_limited: { status: 429, final: false, summary: 'too many requests from this address or for this login; wait and try again' },
   database_unavailable: {
     status: 503,

@@ -164,6 +164,66 @@ const variables = z.object({
         'The form of `sub`: `address` is the checksummed address, the same on every chain; ' +
         '`caip10` is `eip155:<chainId>:<address>`, for users migrating from siwe-oidc.',
     }),
+  RPC_URLS: list(
+    z
+      .string()
+      .regex(/^[1-9]\d*=\S+$/, 'each entry must be <chainId>=<url>, e.g. 1=https://eth.example/v2/KEY')
+      .transform((entry) => {
+        const at = entry.indexOf('=');
+        return { chainId: Number(entry.slice(0, at)), url: entry.slice(at + 1) };
+      })
+      .refine((e) => Number.isSafeInteger(e.chainId), `each chain id must be at most ${Number.MAX_SAFE_INTEGER}`)
+      .refine((e) => URL.canParse(e.url) && /^https?:$/.test(new URL(e.url).protocol), 'each URL must be an absolute http(s) URL')
+      .transform((e) => ({ chainId: e.chainId, url: new URL(e.url) })),
+  )
+    .refine((entries) => new Set(entries.map((e) => e.chainId)).size === entries.length, 'names a chain id twice')
+    .optional()
+    .meta({
+      description:
+        "Comma-separated `<chainId>=<url>` JSON-RPC endpoints, one per chain, asked for what a wallet's own key cannot prove: " +
+        "a contract wallet's signature (EIP-1271, EIP-6492) on that chain, and ENS names on `ENS_CHAIN`. " +
+        'Wallets that sign with their own key (EOAs) never need one. On a chain without one, a contract wallet is refused with `contract_wallet_unsupported`. ' +
+        'Each chain must be in `ALLOWED_CHAINS` or be `ENS_CHAIN`; at its first use each endpoint must answer `eth_chainId` with its chain id. ' +
+        'URLs often carry an API key: they are never logged.',
+      unset: 'none: EOAs only, no ENS names',
+      examples: ['1=https://eth.example/v2/KEY,8453=https://base.example'],
+    }),
+  RPC_TIMEOUT_MS: intIn(100, 60_000)
+    .default(4000)
+    .meta({
+      description:
+        "Milliseconds a contract wallet's signature check may take over its chain's RPC, every call included (at most 3 calls). " +
+        'Past it the login answers 503 `verifier_unavailable` and the same signed message can be sent again.',
+    }),
+  ENS_CHAIN: z
+    .union([
+      z.literal('off'),
+      z
+        .string()
+        .regex(/^[1-9]\d*$/, 'must be a chain id or off')
+        .transform(Number),
+    ])
+    .default(1)
+    .meta({
+      description:
+        'The chain whose ENS registry gives names (`name`, `nickname`) and avatars (`picture`): `1` (Ethereum) by default, or `off`. ' +
+        'It needs an `RPC_URLS` entry; without one no names are shown.',
+    }),
+  ENS_REGISTRY: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+    .default('0x00000000000C2E074eC69A0dFb2997BA6C7d2e1e')
+    .meta({ description: 'The ENS registry on `ENS_CHAIN`. The default is the registry of Ethereum and its test networks.' }),
+  ENS_CACHE_TTL: secondsIn(60, 30 * 86400)
+    .default(3600)
+    .meta({
+      description:
+        'Seconds a resolved name (or the answer "no name") is served before it is resolved again in the background; until then the last answer stays. ' +
+        'Names are never resolved on the login path.',
+    }),
+  ENS_RETRY_INTERVAL: secondsIn(10, 86400)
+    .default(300)
+    .meta({ description: 'Seconds before a name whose resolution failed (the RPC down or slow) is tried again; the last answer known stays meanwhile.' }),
   CHALLENGE_TTL: secondsIn(30, 3600).default(300).meta({ description: 'Seconds a sign-in challenge (the EIP-4361 message to sign) stays valid.' }),
   SESSION_TTL: secondsIn(60, 365 * 86400)
     .default(14 * 86400)
@@ -464,6 +524,19 @@ function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variabl
       input: env.JWKS_MAX_AGE,
     });
   }
+  // In every mode: an RPC for a chain nobody can sign in from (or read names on) is a typo, not a choice.
+  if (!malformed.has('RPC_URLS') && !malformed.has('ALLOWED_CHAINS') && !malformed.has('ENS_CHAIN')) {
+    const usable = new Set<number | 'off'>([...env.ALLOWED_CHAINS, env.ENS_CHAIN]);
+    const unused = (env.RPC_URLS ?? []).filter((e) => !usable.has(e.chainId)).map((e) => e.chainId);
+    if (unused.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RPC_URLS'],
+        message: `names chain ${unused.join(', ')}, which is neither in ALLOWED_CHAINS nor ENS_CHAIN`,
+        input: unused,
+      });
+    }
+  }
   if (malformed.has('NODE_ENV') || env.NODE_ENV !== 'production') return;
   for (const rule of PRODUCTION_RULES) {
     if ([rule.variable, ...rule.reads].some((name) => malformed.has(name))) continue;
@@ -477,6 +550,13 @@ function database(v: Variables): { kind: 'postgres'; url: string; poolMax: numbe
   return v.DATABASE_URL
     ? { kind: 'postgres', url: v.DATABASE_URL, poolMax: v.DATABASE_POOL_MAX, timeoutSeconds: v.DATABASE_TIMEOUT }
     : { kind: 'pglite', dataDir: v.DATA_DIR };
+}
+
+/** Where names are read from, when they can be: ENS_CHAIN on, with an RPC_URLS entry. */
+function ensConfig(v: Variables): { chainId: number; rpcUrl: URL; registry: string; ttlSeconds: number; retrySeconds: number } | undefined {
+  if (v.ENS_CHAIN === 'off') return undefined;
+  const rpcUrl = v.RPC_URLS?.find((e) => e.chainId === v.ENS_CHAIN)?.url;
+  return rpcUrl && { chainId: v.ENS_CHAIN, rpcUrl, registry: v.ENS_REGISTRY, ttlSeconds: v.ENS_CACHE_TTL, retrySeconds: v.ENS_RETRY_INTERVAL };
 }
 
 /** Empty strings count as unset, as in most twelve-factor tools. */
@@ -503,6 +583,10 @@ export const configSchema = z
     previousEncryptionKeys: v.ENCRYPTION_KEY_PREVIOUS ?? [],
     allowedChains: v.ALLOWED_CHAINS,
     subFormat: v.SUB_FORMAT,
+    /** JSON-RPC endpoints by chain id (contract wallets, ENS), and the time a signature check may take over one. */
+    rpc: { urls: new Map((v.RPC_URLS ?? []).map((e) => [e.chainId, e.url] as const)), timeoutMs: v.RPC_TIMEOUT_MS },
+    /** ENS names (ens/): undefined when ENS_CHAIN is off or has no RPC. */
+    ens: ensConfig(v),
     challengeTtlSeconds: v.CHALLENGE_TTL,
     ttl: {
       session: v.SESSION_TTL,

@@ -125,7 +125,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     const outcome = await app.stores.atomic(async () => {
       try {
         const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
-        const sub = subjectFor(login.address, login.chainId, app.config.subFormat);
+        const sub = subjectFor(login.address, login.chainId, login.walletType, app.config.subFormat);
         const at = clock();
         const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
         // Known by now for a refusal's event too.

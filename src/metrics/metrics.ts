@@ -34,6 +34,8 @@ export interface Metrics {
   request(route: string, method: string, status: number, seconds: number): void;
   /** A request refused 429 by the rate limit `rule` (its configured name). */
   rateLimited(rule: string): void;
+  /** One JSON-RPC call to a chain (contract wallets, ENS) and how it ended; chain ids come from RPC_URLS, so they are bounded. */
+  rpcCall(chainId: number, purpose: 'signature' | 'ens', outcome: 'ok' | 'error' | 'unavailable'): void;
   /** Times every query knex and the `sql` helper run, and reads the pool at each scrape. */
   watchDatabase(db: WatchedDatabase): void;
   /** The published keys, read at each scrape: the active one of each algorithm gives the key age. */
@@ -70,6 +72,12 @@ export function createMetrics(clock: Clock): Metrics {
     labelNames: ['rule'] as const,
     registers,
   });
+  const rpcCalls = new Counter({
+    name: `${PREFIX}rpc_calls_total`,
+    help: 'JSON-RPC calls to a chain (RPC_URLS) by chain id, purpose (signature, ens) and outcome (ok, error: the node answered an error, unavailable: no usable answer).',
+    labelNames: ['chain', 'purpose', 'outcome'] as const,
+    registers,
+  });
   const queries = new Histogram({
     name: `${PREFIX}db_query_duration_seconds`,
     help: 'Time from sending a database query to its answer, by outcome (ok, error).',
@@ -103,6 +111,9 @@ export function createMetrics(clock: Clock): Metrics {
     },
     rateLimited(rule) {
       rateLimited.inc({ rule });
+    },
+    rpcCall(chainId, purpose, outcome) {
+      rpcCalls.inc({ chain: String(chainId), purpose, outcome });
     },
     watchDatabase(db) {
       // Started queries by knex's query id; bounded in case a driver ever drops an answer event.

@@ -3,22 +3,26 @@ import { LRUCache } from 'lru-cache';
 import type { Account as OidcAccount, FindAccount } from 'oidc-provider';
 import { fromStorage } from './unavailable.ts';
 import { noNames, type Account, type AccountStore, type NameResolver, type ResolvedName } from './ports.ts';
+import type { WalletType } from '../siwe/ports.ts';
 
 /** Claims per scope; oidc-provider masks them by the grant (docs: configuration.md#claims). */
 export const CLAIMS = {
-  openid: ['sub'],
-  profile: ['preferred_username', 'name'],
+  // wallet_type says what `sub` denotes (an address on every chain, or a contract on one), so it comes with `sub`.
+  openid: ['sub', 'wallet_type'],
+  profile: ['preferred_username', 'name', 'nickname', 'picture'],
 } as const;
 
 export type SubFormat = 'address' | 'caip10';
 
 /**
- * `sub` of a wallet verified by ECDSA recovery: its checksummed address, the same on every chain,
- * because one key controls that address everywhere (siwe-oidc #31). `caip10` is the compatibility
- * form `eip155:<chainId>:<address>` for users migrating from siwe-oidc.
+ * `sub` of a wallet (docs/architecture.md, "Subjects"). One verified by ECDSA recovery (`eoa`): its checksummed address,
+ * the same on every chain, because one key controls that address everywhere (siwe-oidc #31); `caip10` is the
+ * compatibility form `eip155:<chainId>:<address>` for users migrating from siwe-oidc. A contract wallet is always
+ * `eip155:<chainId>:<address>`: the same address on another chain may hold other code with other owners, so it is another
+ * account, and it never signs in as the EOA account of its address (whose sub has no chain).
  */
-export function subjectFor(address: string, chainId: number, format: SubFormat): string {
-  return format === 'caip10' ? `eip155:${chainId}:${address}` : address;
+export function subjectFor(address: string, chainId: number, walletType: WalletType, format: SubFormat): string {
+  return walletType === 'contract' || format === 'caip10' ? `eip155:${chainId}:${address}` : address;
 }
 
 /** A display name: the address shortened as wallets show it. */
@@ -26,13 +30,30 @@ export function displayName(address: string): string {
   return `${address.slice(0, 6)}…${address.slice(-4)}`;
 }
 
-/** The claims of an account; `resolved` is the name the NameResolver knows for its address, if any. */
-export function claimsFor(account: Account, resolved?: ResolvedName): { sub: string; preferred_username: string; name: string } {
+export interface AccountClaims {
+  [claim: string]: unknown;
+  sub: string;
+  wallet_type: WalletType;
+  preferred_username: string;
+  name: string;
+  nickname?: string;
+  picture?: string;
+}
+
+/**
+ * The claims of an account; `resolved` is the name the NameResolver knows for its address, if any (an ENS primary name
+ * whose forward record gives the address back). Without one, `name` is the shortened address and `nickname` and
+ * `picture` are absent.
+ */
+export function claimsFor(account: Account, resolved?: ResolvedName): AccountClaims {
   return {
     sub: account.sub,
+    wallet_type: account.walletType,
     // The address never moves to another person, unlike an ENS name, so brokers can key usernames on it.
     preferred_username: account.address,
     name: resolved?.name ?? displayName(account.address),
+    ...(resolved ? { nickname: resolved.name } : {}),
+    ...(resolved?.picture ? { picture: resolved.picture } : {}),
   };
 }
 

@@ -1,8 +1,11 @@
 // What the SIWE step needs from outside: storage for issued challenges, and a way to check signatures.
 // Implemented in db/nonces.ts (Postgres, PGlite), memory/ (tests, benchmark) and eoa-verifier.ts.
 
-/** How the account behind an address proves a signature: an externally owned key (ECDSA recovery). */
-export type WalletType = 'eoa';
+/**
+ * How the account behind an address proved its signature: `eoa`, its own key (ECDSA recovery, the same on every chain);
+ * `contract`, a contract wallet's code on the message's chain (EIP-1271, or EIP-6492 before it is deployed).
+ */
+export type WalletType = 'eoa' | 'contract';
 
 export interface IssuedNonce {
   nonce: string;

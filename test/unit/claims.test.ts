@@ -24,14 +24,21 @@ function setup() {
 describe('subjectFor', () => {
   it('is the checksummed address itself, the same on every chain', () => {
     const { address } = setup();
-    assert.equal(subjectFor(address, 1, 'address'), address);
-    assert.equal(subjectFor(address, 137, 'address'), address);
+    assert.equal(subjectFor(address, 1, 'eoa', 'address'), address);
+    assert.equal(subjectFor(address, 137, 'eoa', 'address'), address);
   });
 
   it('is the CAIP-10 id eip155:<chainId>:<address> in the compatibility format', () => {
     const { address } = setup();
-    assert.equal(subjectFor(address, 1, 'caip10'), `eip155:1:${address}`);
-    assert.equal(subjectFor(address, 137, 'caip10'), `eip155:137:${address}`);
+    assert.equal(subjectFor(address, 1, 'eoa', 'caip10'), `eip155:1:${address}`);
+    assert.equal(subjectFor(address, 137, 'eoa', 'caip10'), `eip155:137:${address}`);
+  });
+
+  it('names the chain of a contract wallet in every format: its address on another chain is another account', () => {
+    const { address } = setup();
+    assert.equal(subjectFor(address, 8453, 'contract', 'address'), `eip155:8453:${address}`);
+    assert.equal(subjectFor(address, 8453, 'contract', 'caip10'), `eip155:8453:${address}`);
+    assert.notEqual(subjectFor(address, 1, 'contract', 'address'), subjectFor(address, 1, 'eoa', 'address'));
   });
 });
 
@@ -47,15 +54,29 @@ describe('claimsFor', () => {
     const { address, account } = setup();
     assert.deepEqual(claimsFor(account(`eip155:137:${address}`)), {
       sub: `eip155:137:${address}`,
+      wallet_type: 'eoa',
       preferred_username: address,
       name: '0xC02a…6Cc2',
+    });
+  });
+
+  it('gives a known name as name and nickname, its avatar as picture, and keeps the address as preferred_username', () => {
+    const { address, account } = setup();
+    assert.deepEqual(claimsFor({ ...account(`eip155:8453:${address}`), walletType: 'contract' }, { name: 'alice.eth', picture: 'https://a.example/p.png' }), {
+      sub: `eip155:8453:${address}`,
+      wallet_type: 'contract',
+      preferred_username: address,
+      name: 'alice.eth',
+      nickname: 'alice.eth',
+      picture: 'https://a.example/p.png',
     });
   });
 
   it('returns only claims that a scope declares, so oidc-provider can release them', () => {
     const { address, account } = setup();
     const declared = new Set<string>(Object.values(CLAIMS).flat());
-    for (const claim of Object.keys(claimsFor(account(address)))) assert.ok(declared.has(claim), claim);
+    for (const claim of Object.keys(claimsFor(account(address), { name: 'alice.eth', picture: 'https://a.example/p.png' })))
+      assert.ok(declared.has(claim), claim);
   });
 });
 
@@ -67,6 +88,7 @@ describe('createFindAccount', () => {
     assert.equal(found.accountId, `eip155:137:${address}`);
     assert.deepEqual(await found.claims('id_token', 'openid profile', {}, []), {
       sub: `eip155:137:${address}`,
+      wallet_type: 'eoa',
       preferred_username: address,
       name: '0xC02a…6Cc2',
     });

@@ -60,6 +60,20 @@ const INVALID: Record<string, string[]> = {
   ENCRYPTION_KEY_PREVIOUS: ['abc', `${'0123456789abcdef'.repeat(4)},short`, ' , '],
   ALLOWED_CHAINS: ['0', 'mainnet', '1,-5', ' , '],
   SUB_FORMAT: ['did'],
+  RPC_URLS: [
+    'https://eth.example',
+    '1=eth.example',
+    '1=ftp://eth.example',
+    '0=https://eth.example',
+    '1=https://a.example,1=https://b.example',
+    '999=https://x.example',
+    ' , ',
+  ],
+  RPC_TIMEOUT_MS: ['99', '60001', '4s'],
+  ENS_CHAIN: ['mainnet', '0'],
+  ENS_REGISTRY: ['0x123', 'registry.eth'],
+  ENS_CACHE_TTL: ['59', '2592001'],
+  ENS_RETRY_INTERVAL: ['9', '86401'],
   CHALLENGE_TTL: ['5', '7200', '5m'],
   SESSION_TTL: ['1'],
   INTERACTION_TTL: ['1'],
@@ -108,6 +122,26 @@ describe('loadConfig', () => {
     assert.equal(config.cookieKeys, undefined);
     assert.equal(config.encryptionKey, undefined);
     assert.equal(config.logLevel, 'info');
+  });
+
+  it('reads RPC_URLS per chain, and turns ENS on only for ENS_CHAIN with an RPC', () => {
+    assert.equal(loadConfig({}).rpc.urls.size, 0);
+    assert.equal(loadConfig({}).ens, undefined);
+    const config = loadConfig({ RPC_URLS: '1=https://eth.example/v2/KEY, 8453=http://127.0.0.1:8545', RPC_TIMEOUT_MS: '1500' });
+    assert.deepEqual(
+      [...config.rpc.urls].map(([id, url]) => [id, url.href]),
+      [
+        [1, 'https://eth.example/v2/KEY'],
+        [8453, 'http://127.0.0.1:8545/'],
+      ],
+    );
+    assert.equal(config.rpc.timeoutMs, 1500);
+    assert.equal(config.ens?.chainId, 1);
+    assert.equal(config.ens?.rpcUrl.href, 'https://eth.example/v2/KEY');
+    assert.equal(loadConfig({ RPC_URLS: '1=https://eth.example', ENS_CHAIN: 'off' }).ens, undefined);
+    assert.equal(loadConfig({ RPC_URLS: '8453=https://base.example' }).ens, undefined);
+    // A chain used only for names need not be one users sign in from.
+    assert.equal(loadConfig({ ALLOWED_CHAINS: '8453', RPC_URLS: '1=https://eth.example' }).ens?.chainId, 1);
   });
 
   it('derives the default issuer from PORT', () => {
