@@ -1,6 +1,6 @@
 // SIWE nonces: each stored with the exact message issued, bound to one interaction, consumed once.
 import type { Sql } from './sql.ts';
-import type { NonceStore } from '../siwe/ports.ts';
+import type { IssuedNonce, NonceStore } from '../siwe/ports.ts';
 
 type Row = {
   nonce: string;
@@ -24,6 +24,20 @@ const CONSUME = `UPDATE siwe_nonces SET consumed_at = $3
   WHERE nonce = $1 AND interaction_uid = $2 AND consumed_at IS NULL
   RETURNING nonce, interaction_uid, client_id, address, chain_id, message, issued_at, expires_at`;
 const SEEN = 'SELECT 1 FROM siwe_nonces WHERE nonce = $1 AND interaction_uid = $2';
+const PENDING = `SELECT nonce, interaction_uid, client_id, address, chain_id, message, issued_at, expires_at
+  FROM siwe_nonces WHERE nonce = $1 AND interaction_uid = $2 AND consumed_at IS NULL`;
+
+const fromRow = (row: Row): IssuedNonce => ({
+  nonce: row.nonce,
+  interactionUid: row.interaction_uid,
+  clientId: row.client_id,
+  address: row.address,
+  // pg returns bigint as a string; chain ids are bounded to safe integers by config.
+  chainId: Number(row.chain_id),
+  message: row.message,
+  issuedAt: row.issued_at,
+  expiresAt: row.expires_at,
+});
 
 export function createNonceStore(sql: Sql): NonceStore {
   return {
@@ -41,24 +55,13 @@ export function createNonceStore(sql: Sql): NonceStore {
         if (row?.last !== null && row?.last !== undefined && Number(row.last) + 1 >= limit) return false;
       }
     },
+    async pending(nonce, interactionUid) {
+      const [row] = (await sql.query<Row>(PENDING, [nonce, interactionUid], 'nonce_pending')).rows;
+      return row && fromRow(row);
+    },
     async consume(nonce, interactionUid, now) {
       const [row] = (await sql.query<Row>(CONSUME, [nonce, interactionUid, now], 'nonce_consume')).rows;
-      if (row) {
-        return {
-          status: 'consumed',
-          issued: {
-            nonce: row.nonce,
-            interactionUid: row.interaction_uid,
-            clientId: row.client_id,
-            address: row.address,
-            // pg returns bigint as a string; chain ids are bounded to safe integers by config.
-            chainId: Number(row.chain_id),
-            message: row.message,
-            issuedAt: row.issued_at,
-            expiresAt: row.expires_at,
-          },
-        };
-      }
+      if (row) return { status: 'consumed', issued: fromRow(row) };
       const seen = await sql.query(SEEN, [nonce, interactionUid], 'nonce_seen');
       return { status: seen.rows.length ? 'used' : 'unknown' };
     },

@@ -118,13 +118,16 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     requireJson(ctx);
     const body = parseBody(verifyBody, ctx.request.body);
     await limitAddress(ctx, body.message);
+    // Before the transaction: a signature only the chain can prove is asked there now (up to RPC_TIMEOUT_MS), so no
+    // pooled connection or row lock waits on the network. A chain that cannot be asked answers 503 here, nothing used up.
+    const proof = await siwe.proveSignature({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
     // One transaction from consuming the nonce to saving the interaction's result. When the database
     // fails anywhere in between nothing happened: the nonce is unused again, and the page sends the
     // same signed message again. A refusal commits the consumption alone: a failed attempt burns the
     // challenge. Concurrent copies wait on the nonce's row lock; exactly one of them wins.
     const outcome = await app.stores.atomic(async () => {
       try {
-        const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature });
+        const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature, proof });
         const sub = subjectFor(login.address, login.chainId, login.walletType, app.config.subFormat);
         const at = clock();
         const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
@@ -136,7 +139,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
         if (!account) throw new AppError('account_disabled', 'this account is disabled; contact the operator of this service');
         return { event, redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
       } catch (err) {
-        // 5xx refusals (a verifier that could not ask the chain) are not the attempt's fault: roll back too.
+        // 5xx refusals are not the attempt's fault: roll back too.
         if (err instanceof AppError && err.status < 500) return { refusal: err };
         throw err;
       }

@@ -95,6 +95,12 @@ export function createMemoryStores(clock: Clock): MemoryStores {
         nonces.set(n.nonce, { ...n, consumed: false });
         return true;
       },
+      async pending(nonce, interactionUid) {
+        const n = nonces.get(nonce);
+        if (!n || n.interactionUid !== interactionUid || n.consumed) return undefined;
+        const { consumed: _c, ...issued } = n;
+        return issued;
+      },
       // One synchronous check-and-set: of concurrent callers, exactly one sees consumed === false.
       async consume(nonce, interactionUid) {
         const n = nonces.get(nonce);

@@ -140,7 +140,7 @@ export function createContractVerifier(opts: ContractVerifierOptions): Signature
   }
 
   return {
-    async verify({ message, signature, address, chainId }) {
+    checkLocally({ message, signature, address, chainId }) {
       if (!needsChain(signature)) {
         try {
           checkEoaSignature(opts.recover, message, signature, address);
@@ -148,22 +148,27 @@ export function createContractVerifier(opts: ContractVerifierOptions): Signature
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
           // Not the address's own key: a contract wallet may still have signed (a Safe with one owner returns 65 bytes).
+          if (!opts.rpcUrls.has(chainId)) {
+            // Most likely the wrong key; a 65-byte contract signature cannot be told apart without the chain.
+            throw new AppError(
+              'bad_signature',
+              `the signature was not made by the address's own key (contract wallets need an RPC for chain ${chainId}, which is not configured)`,
+            );
+          }
         }
       }
-      const url = opts.rpcUrls.get(chainId);
-      if (!url && !needsChain(signature)) {
-        // Most likely the wrong key; a 65-byte contract signature (a Safe with one owner) cannot be told apart without the chain.
-        throw new AppError(
-          'bad_signature',
-          `the signature was not made by the address's own key (contract wallets need an RPC for chain ${chainId}, which is not configured)`,
-        );
-      }
-      if (!url) {
+      if (!opts.rpcUrls.has(chainId)) {
         throw new AppError(
           'contract_wallet_unsupported',
           `the signature is not from the address's own key, and contract wallets cannot sign in on chain ${chainId} here (no RPC configured)`,
         );
       }
+      return undefined;
+    },
+
+    async checkOnChain({ message, signature, address, chainId }) {
+      const url = opts.rpcUrls.get(chainId);
+      if (!url) throw new AppError('contract_wallet_unsupported', `contract wallets cannot sign in on chain ${chainId} here (no RPC configured)`);
       if (!(await askChain(chainId, url, address, message, signature))) {
         throw new AppError('bad_signature', 'the signature was not made by the address in the message, nor accepted by its contract');
       }

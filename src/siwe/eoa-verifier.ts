@@ -1,5 +1,5 @@
-// The first SignatureVerifier: externally owned accounts, by EIP-191 recovery. No network.
-// A contract-wallet verifier (EIP-1271/6492 over an RPC) wraps this one and asks the chain only when it refuses.
+// Externally owned accounts, by EIP-191 recovery, with no network: the check the contract-wallet verifier
+// (contract-verifier.ts) runs first, and a SignatureVerifier of its own for tests that need no chain.
 import { AppError } from '../errors.ts';
 import type { SignatureVerifier } from './ports.ts';
 import type { Recover } from './recover.ts';
@@ -12,11 +12,15 @@ export function checkEoaSignature(recover: Recover, message: string, signature: 
   }
 }
 
+/** A verifier for EOAs alone: what recovery does not prove is refused, never sent to a chain. */
 export function createEoaVerifier(recover: Recover): SignatureVerifier {
   return {
-    async verify({ message, signature, address }) {
+    checkLocally({ message, signature, address }) {
       checkEoaSignature(recover, message, signature, address);
       return { walletType: 'eoa' };
+    },
+    async checkOnChain() {
+      throw new AppError('bad_signature', 'the signature was not made by the address in the message');
     },
   };
 }

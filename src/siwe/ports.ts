@@ -23,6 +23,8 @@ export type ConsumeResult = { status: 'consumed'; issued: IssuedNonce } | { stat
 export interface NonceStore {
   /** Stores the nonce unless its interaction already has `limit` challenges; returns whether it was stored. */
   insert(issued: IssuedNonce, limit: number): Promise<boolean>;
+  /** The nonce as issued, when it was issued for this interaction and is not used yet (a read: it stays unused). */
+  pending(nonce: string, interactionUid: string): Promise<IssuedNonce | undefined>;
   /** Atomically marks the nonce used: of any number of concurrent calls, exactly one gets `consumed`. */
   consume(nonce: string, interactionUid: string, now: Date): Promise<ConsumeResult>;
 }
@@ -38,9 +40,15 @@ export interface SignatureCheck {
 }
 
 /**
- * Decides whether `address` signed `message`. Resolves with how it was proved; rejects with an
- * AppError: `bad_signature` when it was not, `verifier_unavailable` when the verifier could not ask.
+ * Decides whether `address` signed `message`, in two steps so that no database transaction waits on the network:
+ * `checkLocally` (no network, called inside the login's transaction) and, only when it cannot tell, `checkOnChain`
+ * (called before that transaction, for a challenge still pending). Refusals are AppErrors: `bad_signature` when the
+ * signature is not the address's, `contract_wallet_unsupported` when only a chain could tell and this one has no RPC,
+ * `verifier_unavailable` (503) when the chain could not be asked.
  */
 export interface SignatureVerifier {
-  verify(check: SignatureCheck): Promise<{ walletType: WalletType }>;
+  /** The wallet type when the address's own key signed, undefined when only its chain can tell; throws a refusal. */
+  checkLocally(check: SignatureCheck): { walletType: WalletType } | undefined;
+  /** Asks the message's chain (EIP-1271, EIP-6492): resolves with the wallet type, or rejects with a refusal. */
+  checkOnChain(check: SignatureCheck): Promise<{ walletType: WalletType }>;
 }

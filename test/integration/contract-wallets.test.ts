@@ -7,6 +7,7 @@ import { Wallet } from 'ethers';
 import * as oidc from 'openid-client';
 import { deploySafes, startChain, startRpcProxy, LOCAL_CHAIN_ID, type LocalChain, type RpcProxy, type Safes } from '../helpers/chain.ts';
 import { createPgliteDatabase, describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { createAgent, followToClient, requestChallenge, startLogin, verify, type Agent } from '../helpers/login.ts';
 import { createOpenidClient } from '../helpers/rp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -209,7 +210,7 @@ describeEachDatabase('contract wallets on a local chain', (backend) => {
     assert.equal(claims.sub, `eip155:${CHAIN}:${safe}`);
   });
 
-  it('with the RPC hanging: the contract wallet gets 503 verifier_unavailable at the deadline (RPC_TIMEOUT_MS), the login is not left waiting', async () => {
+  it('with the RPC hanging: the contract wallet gets 503 verifier_unavailable at the deadline (RPC_TIMEOUT_MS)', async () => {
     const owner = Wallet.createRandom();
     const safe = await safes.create([owner.address]);
     const hanging = await startRpcProxy(chain.url);
@@ -223,6 +224,38 @@ describeEachDatabase('contract wallets on a local chain', (backend) => {
       assert.equal(res.body.error, 'verifier_unavailable');
       // The chain id check was the one call made: the deadline ended the check there.
       assert.deepEqual(hanging.methods, ['eth_chainId']);
+    } finally {
+      await other.server.close();
+      await hanging.close();
+      await otherDb.drop();
+    }
+  });
+
+  it('never lets a hanging RPC hold the database: EOA logins finish while a contract check waits (PGlite has one connection)', async () => {
+    const owner = Wallet.createRandom();
+    const safe = await safes.create([owner.address]);
+    const hanging = await startRpcProxy(chain.url);
+    hanging.mode = 'hang';
+    const otherDb = await backend.create();
+    // A deadline no test reaches: the check ends when the proxy closes.
+    const other = await setup(otherDb, hanging, { RPC_TIMEOUT_MS: '60000' });
+    try {
+      const stuck = await challenge(other.server, other.rp, safe);
+      let settled = false;
+      const pending = verify(stuck.agent, stuck.uid, stuck.message, await safes.sign(safe, stuck.message, [owner])).finally(() => (settled = true));
+      await eventually('the contract check to reach the RPC', async () => (hanging.methods.length ? true : undefined));
+      for (let i = 0; i < 3; i++) {
+        const wallet = Wallet.createRandom();
+        const eoa = await challenge(other.server, other.rp, wallet.address);
+        const res = await verify(eoa.agent, eoa.uid, eoa.message, await wallet.signMessage(eoa.message));
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        await finish(eoa.agent, res.body.redirectTo!, other.rp, eoa.checks);
+      }
+      assert.equal(settled, false, 'the contract check was still waiting on the RPC');
+      await hanging.close();
+      const res = await pending;
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.equal(res.body.error, 'verifier_unavailable');
     } finally {
       await other.server.close();
       await hanging.close();

@@ -35,10 +35,12 @@ describe('the SignatureVerifier port', () => {
     server = await startTestServer('memory', {
       overrides: {
         signatureVerifier: {
-          async verify(check) {
+          // Nothing is decided locally: every check goes to the "chain".
+          checkLocally: () => undefined,
+          async checkOnChain(check) {
             asked.push(check);
             if (chainDown) throw new AppError('verifier_unavailable', 'the chain did not answer');
-            if (check.signature === CONTRACT_SIGNATURE) return { walletType: 'eoa' };
+            if (check.signature === CONTRACT_SIGNATURE) return { walletType: 'contract' };
             throw new AppError('bad_signature', 'refused by the test verifier');
           },
         },
@@ -56,7 +58,8 @@ describe('the SignatureVerifier port', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.deepEqual(asked.at(-1), { message, signature: CONTRACT_SIGNATURE, address, chainId: 137 });
     const tokens = await oidc.authorizationCodeGrant(rp.rp, await followToClient(agent, res.body.redirectTo!), checks);
-    assert.equal(tokens.claims()!.sub, address);
+    assert.equal(tokens.claims()!.sub, `eip155:137:${address}`);
+    assert.equal(tokens.claims()!.wallet_type, 'contract');
   });
 
   it('answers 503 verifier_unavailable when the verifier cannot ask, and records the refusal', async () => {

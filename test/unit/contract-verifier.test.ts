@@ -10,6 +10,7 @@ import { Wallet } from 'ethers';
 import { AppError, type ReasonCode } from '../../src/errors.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createContractVerifier, MAX_RPC_CALLS_PER_CHECK, needsChain } from '../../src/siwe/contract-verifier.ts';
+import type { SignatureCheck, SignatureVerifier } from '../../src/siwe/ports.ts';
 import { chooseRecover } from '../../src/siwe/recover.ts';
 
 const SUFFIX = '6492'.repeat(16);
@@ -57,11 +58,13 @@ describe('createContractVerifier reading an RPC', () => {
   const verifier = (timeoutMs = 2000) =>
     createContractVerifier({ recover: chooseRecover().recover, rpcUrls: new Map([[1, url]]), timeoutMs, logger: createLogger('silent') });
   const refusedWith = (code: ReasonCode) => (err: unknown) => err instanceof AppError && err.code === code;
-  const check = (v = verifier(), signature = `0x${'22'.repeat(200)}`) => v.verify({ message, signature, address: contract, chainId: 1 });
+  /** Both steps, as a login takes them: the local check, then the chain when it cannot tell. */
+  const verify = async (v: SignatureVerifier, c: SignatureCheck) => v.checkLocally(c) ?? (await v.checkOnChain(c));
+  const check = (v = verifier(), signature = `0x${'22'.repeat(200)}`) => verify(v, { message, signature, address: contract, chainId: 1 });
 
   it('proves an EOA by recovery with no call at all', async () => {
     calls.length = 0;
-    assert.deepEqual(await verifier().verify({ message, signature: await wallet.signMessage(message), address: wallet.address, chainId: 1 }), {
+    assert.deepEqual(await verify(verifier(), { message, signature: await wallet.signMessage(message), address: wallet.address, chainId: 1 }), {
       walletType: 'eoa',
     });
     assert.deepEqual(calls, []);
@@ -115,11 +118,11 @@ describe('createContractVerifier reading an RPC', () => {
     calls.length = 0;
     const v = verifier();
     await assert.rejects(
-      v.verify({ message, signature: `0x${'22'.repeat(200)}`, address: contract, chainId: 8453 }),
+      verify(v, { message, signature: `0x${'22'.repeat(200)}`, address: contract, chainId: 8453 }),
       refusedWith('contract_wallet_unsupported'),
     );
     // 65 bytes that are not the address's own key: most likely a wrong key, so bad_signature, still without a call.
-    await assert.rejects(v.verify({ message, signature: await wallet.signMessage(message), address: contract, chainId: 8453 }), refusedWith('bad_signature'));
+    await assert.rejects(verify(v, { message, signature: await wallet.signMessage(message), address: contract, chainId: 8453 }), refusedWith('bad_signature'));
     assert.deepEqual(calls, []);
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { AppError, type ReasonCode } from '../../src/errors.ts';
-import type { IssuedNonce, NonceStore } from '../../src/siwe/ports.ts';
+import type { IssuedNonce, NonceStore, SignatureCheck, SignatureVerifier } from '../../src/siwe/ports.ts';
 import { buildStatement, createSiweService, MAX_CHALLENGES_PER_INTERACTION, type ChallengeRequest } from '../../src/siwe/challenge.ts';
 import { parseSiweMessage } from '../../src/siwe/conformance.ts';
 import { createEoaVerifier } from '../../src/siwe/eoa-verifier.ts';
@@ -20,6 +20,10 @@ function createMemoryNonceStore() {
       rows.set(issued.nonce, { issued: { ...issued }, consumedAt: undefined });
       return true;
     },
+    async pending(nonce, interactionUid) {
+      const row = rows.get(nonce);
+      return row && row.issued.interactionUid === interactionUid && !row.consumedAt ? { ...row.issued } : undefined;
+    },
     async consume(nonce, interactionUid, now) {
       const row = rows.get(nonce);
       if (!row || row.issued.interactionUid !== interactionUid) return { status: 'unknown' };
@@ -31,13 +35,13 @@ function createMemoryNonceStore() {
   return { store, rows };
 }
 
-function setup() {
+function setup(verifier: SignatureVerifier = createEoaVerifier(chooseRecover().recover)) {
   const { store, rows } = createMemoryNonceStore();
   let now = new Date('2025-01-02T03:04:05.678Z');
   const issuer = new URL('https://id.example.com:8443');
   const service = createSiweService({
     nonces: store,
-    verifier: createEoaVerifier(chooseRecover().recover),
+    verifier,
     clock: () => new Date(now),
     issuer,
     allowedChains: [1, 137],
@@ -264,5 +268,91 @@ describe('verifyLogin', () => {
   it('refuses text that is not an EIP-4361 message', async () => {
     const { verify, code } = setup();
     await assert.rejects(verify('please let me in', '0x1234'), code('invalid_message'));
+  });
+});
+
+describe('proveSignature, then verifyLogin with its proof', () => {
+  /** A verifier whose every check needs "the chain": it accepts one signature and records what it was asked. */
+  function chainOnly() {
+    const asked: SignatureCheck[] = [];
+    const verifier: SignatureVerifier = {
+      checkLocally: () => undefined,
+      async checkOnChain(check) {
+        asked.push(check);
+        if (check.signature !== GOOD) throw new AppError('bad_signature', 'the contract refused it');
+        return { walletType: 'contract' };
+      },
+    };
+    return { verifier, asked };
+  }
+  const GOOD = `0x${'c0'.repeat(100)}`;
+
+  it('asks the chain before the transaction, and verifyLogin takes that answer for exactly that check', async () => {
+    const { verifier, asked } = chainOnly();
+    const { challenge, service, request } = setup(verifier);
+    const { message } = await challenge();
+    const proof = await service.proveSignature({ interactionUid: request.interactionUid, message, signature: GOOD });
+    assert.deepEqual(asked, [{ message, signature: GOOD, address: request.address, chainId: 1 }]);
+    const login = await service.verifyLogin({ interactionUid: request.interactionUid, message, signature: GOOD, proof });
+    assert.equal(login.walletType, 'contract');
+    assert.equal(asked.length, 1, 'the transaction step asks nothing');
+  });
+
+  it('asks nothing for a challenge that is used, unknown or expired: replays cost no RPC call', async () => {
+    const { verifier, asked } = chainOnly();
+    const { challenge, service, request, advance, code } = setup(verifier);
+    const { message, nonce } = await challenge();
+    const prove = (m: string, uid = request.interactionUid) => service.proveSignature({ interactionUid: uid, message: m, signature: GOOD });
+    assert.equal(await prove(message, 'uid-other'), undefined);
+    assert.equal(await prove(message.replace(`Nonce: ${nonce}`, 'Nonce: 0123456789abcdef')), undefined);
+    assert.equal(await prove(message.replace('Sign in to Acme.', 'Sign in to Acmf.')), undefined);
+    const proof = await prove(message);
+    await service.verifyLogin({ interactionUid: request.interactionUid, message, signature: GOOD, proof });
+    assert.equal(await prove(message), undefined, 'used');
+    const second = await challenge();
+    advance(300);
+    assert.equal(await prove(second.message), undefined, 'expired');
+    assert.equal(asked.length, 1);
+    await assert.rejects(service.verifyLogin({ interactionUid: request.interactionUid, message, signature: GOOD }), code('nonce_used'));
+  });
+
+  it('refuses, and burns the challenge, when no proof covers the check: the chain is never assumed to agree', async () => {
+    const { verifier } = chainOnly();
+    const { challenge, service, request, code } = setup(verifier);
+    const { message } = await challenge();
+    const other = await challenge();
+    // A proof made for another message of this login does not cover this one.
+    const proof = await service.proveSignature({ interactionUid: request.interactionUid, message: other.message, signature: GOOD });
+    await assert.rejects(service.verifyLogin({ interactionUid: request.interactionUid, message, signature: GOOD, proof }), code('bad_signature'));
+    await assert.rejects(service.verifyLogin({ interactionUid: request.interactionUid, message, signature: GOOD, proof }), code('nonce_used'));
+  });
+
+  it("carries the chain's refusal into the transaction, where it burns the challenge", async () => {
+    const { verifier } = chainOnly();
+    const { challenge, service, request, code } = setup(verifier);
+    const { message } = await challenge();
+    const bad = `0x${'0b'.repeat(100)}`;
+    const proof = await service.proveSignature({ interactionUid: request.interactionUid, message, signature: bad });
+    assert.ok(proof && 'refusal' in proof);
+    await assert.rejects(service.verifyLogin({ interactionUid: request.interactionUid, message, signature: bad, proof }), code('bad_signature'));
+    await assert.rejects(service.verifyLogin({ interactionUid: request.interactionUid, message, signature: GOOD }), code('nonce_used'));
+  });
+
+  it('lets a chain that cannot be asked reject before anything is used: the same message succeeds afterwards', async () => {
+    let down = true;
+    const verifier: SignatureVerifier = {
+      checkLocally: () => undefined,
+      async checkOnChain() {
+        if (down) throw new AppError('verifier_unavailable', 'the chain did not answer');
+        return { walletType: 'contract' };
+      },
+    };
+    const { challenge, service, request, code } = setup(verifier);
+    const { message } = await challenge();
+    const input = { interactionUid: request.interactionUid, message, signature: GOOD };
+    await assert.rejects(service.proveSignature(input), code('verifier_unavailable'));
+    down = false;
+    const proof = await service.proveSignature(input);
+    assert.equal((await service.verifyLogin({ ...input, proof })).walletType, 'contract');
   });
 });

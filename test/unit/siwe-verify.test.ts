@@ -144,7 +144,9 @@ describe('createEoaVerifier', () => {
   it('resolves with the wallet type for the signer, and rejects another address with bad_signature', async () => {
     const { wallet, message, signature, code } = setup();
     const verifier = createEoaVerifier(recoverSigner);
-    assert.deepEqual(await verifier.verify({ message, signature, address: wallet.address, chainId: 1 }), { walletType: 'eoa' });
-    await assert.rejects(verifier.verify({ message, signature, address: Wallet.createRandom().address, chainId: 1 }), code('bad_signature'));
+    assert.deepEqual(verifier.checkLocally({ message, signature, address: wallet.address, chainId: 1 }), { walletType: 'eoa' });
+    assert.throws(() => verifier.checkLocally({ message, signature, address: Wallet.createRandom().address, chainId: 1 }), code('bad_signature'));
+    // It never asks a chain: what recovery does not prove is refused.
+    await assert.rejects(verifier.checkOnChain({ message, signature, address: wallet.address, chainId: 1 }), code('bad_signature'));
   });
 });
