@@ -291,7 +291,7 @@ describe('requests the brokers send', () => {
       assert.equal(profile.body.preferred_username, wallet.address);
     });
 
-    it("gives userinfo only sub under Keycloak's default scope openid (configure the IdP's scopes as 'openid profile')", async () => {
+    it("gives userinfo only sub and wallet_type under Keycloak's default scope openid (configure the IdP's scopes as 'openid profile')", async () => {
       const client = await keycloakClient();
       const { wallet, callback } = await t.broker.login(client, { scope: 'openid' });
       const { body: tokens } = await t.broker.redeem(client, callback.searchParams.get('code')!, {
@@ -299,7 +299,7 @@ describe('requests the brokers send', () => {
         client_secret: client.client_secret!,
       });
       const profile = await t.broker.userinfo(tokens.access_token!);
-      assert.deepEqual(profile.body, { sub: wallet.address });
+      assert.deepEqual(profile.body, { sub: wallet.address, wallet_type: 'eoa' });
     });
 
     it('answers code id_token with response_mode=fragment: the fragment carries the code and an ID token whose c_hash matches it', async () => {
