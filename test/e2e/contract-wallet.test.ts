@@ -39,7 +39,10 @@ describe('signing in with a contract wallet (Safe) through the login page', { sk
     // held or cut RPC is the test's doing, never the machine's speed.
     h = await startHarness({ database, env: { ALLOWED_CHAINS: '31337,1', RPC_URLS: `31337=${rpc.url}`, RPC_TIMEOUT_MS: '60000' } });
   });
-  afterEach(() => h.closePages());
+  afterEach(() => {
+    rpc.reset();
+    return h.closePages();
+  });
   after(async () => {
     await h?.close();
     await database?.drop();

@@ -14,6 +14,8 @@ export interface RpcProxy {
   /** Drops every request from now on without an answer. */
   cut(): void;
   restore(): void;
+  /** Releases any hold and restores: what a test left, the next one does not inherit. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -33,12 +35,21 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
       held.arrive();
       await held.gate;
     }
-    const answer = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-    res.end(await answer.text());
+    try {
+      const answer = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+      res.end(await answer.text());
+    } catch {
+      req.socket.destroy(); // the node itself is gone: so is the answer
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const reset = () => {
+    held?.release();
+    held = undefined;
+    cut = false;
+  };
 
   return {
     url: `http://127.0.0.1:${port}/`,
@@ -61,9 +72,9 @@ export async function startRpcProxy(target: string): Promise<RpcProxy> {
     },
     cut: () => void (cut = true),
     restore: () => void (cut = false),
+    reset,
     async close() {
-      held?.release();
-      held = undefined;
+      reset();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
