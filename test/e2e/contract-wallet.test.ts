@@ -186,7 +186,7 @@ describe('signing in with a contract wallet (Safe) through the login page', { sk
     await login.goto();
     await page.locator('#manual[open]').waitFor();
     await page.getByLabel(text('manual.address')).fill(safe);
-    await page.getByLabel(text('manual.network')).selectOption('31337');
+    await page.getByLabel(text('manual.network'), { exact: true }).selectOption('31337');
     await page.getByRole('button', { name: text('manual.getMessage') }).click();
     await page.locator('#manual-sign').waitFor();
     const message = await page.getByLabel(text('manual.message')).inputValue();
