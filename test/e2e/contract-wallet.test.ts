@@ -173,6 +173,13 @@ describe('signing in with a contract wallet (Safe) through the login page', { sk
     await waitForText(login.status, text('error.contractWalletUnsupported', { chain: 'Ethereum' }));
     assert.ok(await tryAgain.isVisible(), '"Try again" is offered: after switching networks, it signs in');
     assert.equal(rpc.methods.length, asked, 'no RPC was asked: there is none for Ethereum');
+    // The page knows where contract wallets can sign in, never the RPC's URL (it may carry an API key).
+    const chains = await login.page.locator('#login').getAttribute('data-chains');
+    assert.deepEqual(JSON.parse(chains!), [
+      { id: 31337, name: CHAIN, contractWallets: true },
+      { id: 1, name: 'Ethereum', contractWallets: false },
+    ]);
+    assert.ok(!(await login.page.content()).includes(new URL(rpc.url).host), 'no RPC URL on the page');
   });
 
   it('takes a Safe signature pasted into "Sign without a browser wallet", and keeps the message while the RPC is down', async () => {
