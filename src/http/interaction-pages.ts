@@ -57,7 +57,8 @@ export function createInteractionPages(app: AppContext): Router {
       await pages.render(ctx, 'login', {
         ...common,
         title: pages.texts['login.title'],
-        chains: app.config.allowedChains.map((id) => ({ id, name: chainName(id) })),
+        // contractWallets: whether the chain has an RPC (RPC_URLS) to check a contract wallet's signature; never its URL.
+        chains: app.config.allowedChains.map((id) => ({ id, name: chainName(id), contractWallets: app.config.rpc.urls.has(id) })),
         // The page's script reads these from data attributes: no inline script under the CSP.
         texts: pages.texts,
         finalReasons: FINAL_REASONS,

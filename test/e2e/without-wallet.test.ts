@@ -2,7 +2,7 @@
 // paste the signature), and the short link for a phone (wallet deep links, a QR code) that never carries the request.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { Wallet } from 'ethers';
+import { Signature, Wallet } from 'ethers';
 import { skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
 import { qrDataUrl } from '../../src/http/deep-links.ts';
 
@@ -101,6 +101,31 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
     // As some tools print it: no 0x prefix, folded over lines.
     const hex = (await account.signMessage(message)).slice(2);
     await page.getByLabel(text('manual.signature')).fill(`${hex.slice(0, 64)}\n${hex.slice(64)}\n`);
+    await submit.click();
+    assert.equal((await login.allow()).sub, account.address);
+  });
+
+  it('takes a 64-byte compact signature (EIP-2098), and refuses one longer than the server takes without sending it', async () => {
+    const account = Wallet.createRandom();
+    const login = await openWithoutWallet();
+    const { page } = login;
+    const verifies: string[] = [];
+    page.on('request', (req) => req.url().endsWith('/verify') && verifies.push(req.url()));
+    await page.getByLabel(text('manual.address')).fill(account.address);
+    await page.getByRole('button', { name: text('manual.getMessage') }).click();
+    await page.locator('#manual-sign').waitFor();
+    const message = await page.getByLabel(text('manual.message')).inputValue();
+    const submit = page.getByRole('button', { name: text('manual.submit') });
+
+    // 4097 bytes: over the server's limit (a contract wallet's signature is at most 4096).
+    await page.getByLabel(text('manual.signature')).fill(`0x${'ab'.repeat(4097)}`);
+    await submit.click();
+    await waitForText(page.locator('#manual-status'), text('manual.badSignature'));
+    assert.equal(verifies.length, 0, 'nothing was sent');
+
+    const compact = Signature.from(await account.signMessage(message)).compactSerialized;
+    assert.equal((compact.length - 2) / 2, 64);
+    await page.getByLabel(text('manual.signature')).fill(compact);
     await submit.click();
     assert.equal((await login.allow()).sub, account.address);
   });

@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { TestWallet } from './login.ts';
 import { ROOT } from './process.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -57,9 +56,18 @@ export function walletInfo(name: string, color = '#6b4fd8'): Eip6963Info {
   };
 }
 
+/**
+ * The account a wallet exposes and what it answers to personal_sign: an ethers Wallet (its own key), or a smart
+ * wallet, whose address is a contract and whose signature its owners make (test/helpers/chain.ts, Safe).
+ */
+export interface WalletAccount {
+  readonly address: string;
+  signMessage(message: Uint8Array): Promise<string>;
+}
+
 export interface InjectedWallet {
   /** The account the wallet exposes and signs with. */
-  account: TestWallet;
+  account: WalletAccount;
   /** Announced through EIP-6963 with this info; absent means the legacy window.ethereum. */
   info?: Eip6963Info;
   /** The chain the wallet starts on (EIP-155 id); 1 unless told. */
@@ -100,7 +108,7 @@ export interface WalletControl {
    */
   holdSignature(request?: number): { asked: Promise<string>; release(): void };
   /** Makes `next` the wallet's account and emits accountsChanged to the page's listeners (EIP-1193 §"Events"). */
-  switchAccount(next: TestWallet): Promise<void>;
+  switchAccount(next: WalletAccount): Promise<void>;
   /** The user switches networks in the wallet itself: chainChanged to the page's listeners. */
   switchChain(chainId: number): Promise<void>;
   /** The next wallet_switchEthereumChain fails with this EIP-1193 code (4001 refused, 4902 unknown network). */

@@ -1,4 +1,4 @@
-// What every browser test file sets up once: the app over the in-memory stores with a movable SIWE clock, a
+// What every browser test file sets up once: the app (over the in-memory stores unless given a database) with a movable SIWE clock, a
 // relying party (openid-client), and Chromium; then a fresh browser context for each login page.
 import path from 'node:path';
 import * as oidc from 'openid-client';
@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } fr
 import { startTestServer, REDIRECT_URI, type TestServer } from './server.ts';
 import { createOpenidClient } from './rp.ts';
 import { ROOT } from './process.ts';
+import type { TestDatabase } from './db.ts';
 import { browserUnavailable, injectWallets, launchBrowser, type InjectedWallet, type WalletControl } from './browser.ts';
 import { loadTexts, translate } from '../../src/http/pages.ts';
 
@@ -80,12 +81,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string> } = {}): Promise<Harness> {
+/**
+ * `database`: the stores' database (the caller drops it after close()), for a suite that needs what only SQL does,
+ * such as a verify rolled back whole; by default the in-memory stores.
+ */
+export async function startHarness(opts: { env?: Record<string, string>; database?: TestDatabase } = {}): Promise<Harness> {
   if (missing) throw new Error(`${missing}; under CI=true browser tests must run`);
   let offset = 0;
   const clock: MovableClock = { now: () => new Date(Date.now() + offset), advance: (seconds) => void (offset += seconds * 1000) };
-  // The page is what these suites test: the stores are in memory (storage has suites of its own).
-  const server = await startTestServer('memory', { env: opts.env ?? {}, clock: clock.now });
+  // The page is what these suites test: the stores are in memory unless told (storage has suites of its own).
+  const server = await startTestServer(opts.database ?? 'memory', { env: opts.env ?? {}, clock: clock.now });
   const rp = await createOpenidClient(server, {
     client_name: 'Browser RP',
     client_uri: 'https://rp.example',

@@ -10,6 +10,7 @@
 //   login/sign-in.js    one attempt with the chosen wallet, and its ways forward
 //   login/manual.js     signing elsewhere: copy the message, paste the signature
 //   login/api.js        the server's challenge and verify endpoints
+//   login/checking.js   what the page says while the server checks a signature (and asks a contract wallet's chain)
 //   login/dom.js        element lookup and the status lines
 import { byId } from './login/dom.js';
 import { setUpManualSigning } from './login/manual.js';

@@ -21,6 +21,12 @@ export class ContractError extends Error {
   }
 }
 
+/**
+ * Refusals of verify after which the same signed message can be sent again: the server rolled back, so the
+ * challenge was not used up (its database was away, or the chain that checks a contract wallet did not answer).
+ */
+export const NOTHING_USED_UP = new Set(['database_unavailable', 'verifier_unavailable']);
+
 const unreachable = () => new ContractError(t('error.unreachable'), 'unreachable', false);
 
 /**

@@ -1,12 +1,14 @@
 // @ts-check
 // Signing elsewhere: get the message, copy it out, sign it with any tool, paste the signature back.
-import { ContractError, requestChallenge, verify } from './api.js';
+import { ContractError, NOTHING_USED_UP, requestChallenge, verify } from './api.js';
+import { chainOf, sayChecking } from './checking.js';
 import { byId, manualStatus } from './dom.js';
 import { state } from './state.js';
 import { explain, isFinal, t } from './texts.js';
 
-// The server refuses these before it takes the challenge (the request's shape), so it stays valid.
-const KEEPS_CHALLENGE = new Set(['invalid_request', 'unsupported_media_type', 'payload_too_large']);
+// The server refuses the first three before it takes the challenge (the request's shape), and rolls back after
+// the others (NOTHING_USED_UP): the challenge stays valid, and the same signature may be sent again.
+const KEEPS_CHALLENGE = new Set(['invalid_request', 'unsupported_media_type', 'payload_too_large', ...NOTHING_USED_UP]);
 
 const form = byId('manual-form', HTMLFormElement);
 const addressField = byId('manual-address', HTMLInputElement);
@@ -24,10 +26,13 @@ function forgetMessage() {
   signatureField.value = '';
 }
 
-/** What was pasted, as the 0x-prefixed hex the server takes (tools differ on the prefix and line breaks). */
+/**
+ * What was pasted, as the 0x-prefixed hex the server takes (tools differ on the prefix and line breaks): 64 or 65
+ * bytes from a wallet's own key, up to 4096 from a contract wallet (EIP-1271, EIP-6492), as the server accepts.
+ */
 function pastedSignature() {
   const hex = signatureField.value.replace(/\s+/g, '').replace(/^0x/i, '');
-  return /^([0-9a-fA-F]{2}){65,}$/.test(hex) ? `0x${hex}` : undefined;
+  return /^([0-9a-fA-F]{2}){64,4096}$/.test(hex) ? `0x${hex}` : undefined;
 }
 
 /** "Get the message": a challenge for the address and network entered. @param {SubmitEvent} event */
@@ -71,21 +76,30 @@ async function submitSignature() {
     return;
   }
   submitButton.disabled = true;
+  const signed = { message, signature };
+  // Nothing replaces this attempt while it runs: the button stays disabled until the answer.
+  const stopChecking = sayChecking(manualStatus, signed, () => true);
   try {
-    manualStatus(t('status.checking'));
-    const { redirectTo } = await verify({ message, signature });
+    const waiting = () => {
+      stopChecking();
+      manualStatus(t('status.unavailable'));
+    };
+    const { redirectTo } = await verify(signed, { waiting });
+    stopChecking();
     manualStatus(t('status.done'));
     window.location.assign(redirectTo);
     return; // stays disabled while the browser leaves
   } catch (err) {
+    stopChecking();
+    const why = explain(err, undefined, chainOf(message));
     if (err instanceof ContractError && err.server && !KEEPS_CHALLENGE.has(err.code)) {
       // A refusal after the server took the challenge burns it: that message can never be signed in with again.
       forgetMessage();
-      manualStatus(isFinal(err) ? explain(err) : `${explain(err)} ${t('manual.getNew')}`, true);
+      manualStatus(isFinal(err) ? why : `${why} ${t('manual.getNew')}`, true);
       addressField.focus();
     } else {
-      // Refused before the challenge was taken, not sent, or not answered: the same message may be sent again.
-      manualStatus(explain(err), true);
+      // Refused before the challenge was taken, or rolled back, not sent, or not answered: the same message may be sent again.
+      manualStatus(why, true);
     }
   }
   submitButton.disabled = false;

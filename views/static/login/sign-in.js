@@ -2,7 +2,8 @@
 // Signing in with the chosen wallet: one attempt is challenge → personal_sign → verify; each ordinary
 // failure gets a plain message and a way forward (try again, switch networks).
 /** @import { Eip1193Provider, WalletEntry } from './types.js' */
-import { requestChallenge, verify } from './api.js';
+import { NOTHING_USED_UP, requestChallenge, verify } from './api.js';
+import { chainOf, sayChecking } from './checking.js';
 import { byId, status } from './dom.js';
 import { chains } from './page-data.js';
 import { state } from './state.js';
@@ -86,15 +87,14 @@ export function retry() {
 }
 
 /**
- * Sends the signed message again (its nonce was not used up: the server's database was away), and
- * goes on to the application, without asking the wallet for another signature.
+ * Sends the signed message again (its nonce was not used up: the server's database was away, or the chain
+ * did not answer), and goes on to the application, without asking the wallet for another signature.
  * @param {{ message: string, signature: string }} signed
  */
 async function resend(signed) {
   const attempt = ++state.flow;
   retryButton.hidden = true;
   state.busy = true;
-  status(t('status.checking'));
   await finish(signed, attempt);
   if (attempt === state.flow && !state.leaving) state.busy = false;
 }
@@ -105,21 +105,29 @@ async function resend(signed) {
  * @param {number} attempt
  */
 async function finish(signed, attempt) {
+  const wanted = () => attempt === state.flow;
+  const stopChecking = sayChecking(status, signed, wanted);
   try {
-    const { redirectTo } = await verify(signed, { waiting: () => status(t('status.unavailable')), wanted: () => attempt === state.flow });
+    const waiting = () => {
+      stopChecking();
+      status(t('status.unavailable'));
+    };
+    const { redirectTo } = await verify(signed, { waiting, wanted });
+    stopChecking();
     state.unsent = undefined;
     status(t('status.done'));
     state.leaving = true;
     window.location.assign(redirectTo);
   } catch (err) {
+    stopChecking();
     if (attempt !== state.flow) return;
     // The server kept nothing of this attempt: "Try again" sends the same signed message.
-    state.unsent = codeOf(err) === 'database_unavailable' ? signed : undefined;
+    state.unsent = NOTHING_USED_UP.has(String(codeOf(err))) ? signed : undefined;
     if (codeOf(err) === 'expired' && !state.afterExpiry) {
       run(true);
       return;
     }
-    status(explain(err), true);
+    status(explain(err, undefined, chainOf(signed.message)), true);
     if (!isFinal(err)) offerRetry();
   }
 }
@@ -167,7 +175,6 @@ async function run(afterExpiry = false) {
     progress(t('status.sign', { wallet }));
     const signature = await provider.request({ method: 'personal_sign', params: [toHex(message), account] });
     if (attempt !== state.flow) return;
-    status(t('status.checking'));
     await finish({ message, signature }, attempt);
   } catch (err) {
     if (attempt !== state.flow) return;

@@ -21,7 +21,7 @@
  * @property {boolean} afterExpiry the attempt replaces an expired challenge: its status keeps saying why the wallet asks again
  * @property {string | undefined} address this attempt's account, once the wallet names it
  * @property {boolean} wrongNetwork the attempt stopped because the wallet is on a network the service does not accept
- * @property {{ message: string, signature: string } | undefined} unsent a signed message the server could not take (its database was away), for "Try again" to send unchanged
+ * @property {{ message: string, signature: string } | undefined} unsent a signed message the server could not take (its database was away, or the chain did not answer), for "Try again" to send unchanged
  * @property {string | undefined} manualChallenge the current challenge of signing elsewhere: the EIP-4361 message shown, while it can still be used
  */
 

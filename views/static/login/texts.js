@@ -37,15 +37,18 @@ export function isFinal(err) {
  * What to tell the user about a failed request to the wallet or the server.
  * @param {unknown} err
  * @param {string} [wallet] the name of the wallet asked, if one was
+ * @param {number} [chainId] the chain of the message sent, if one was (a contract wallet is checked on it)
  * @returns {string}
  */
-export function explain(err, wallet) {
+export function explain(err, wallet, chainId = 0) {
   const { code, server, message } = failure(err);
   if (isFinal(err)) return t('error.final', { description: String(message) });
   if (code === 4001) return t('error.rejected');
   if (code === -32002) return t('error.locked', { wallet: String(wallet) });
   if (code === 'unreachable') return t('error.unreachable');
   if (code === 'expired') return t('error.expiredRetry');
+  if (code === 'verifier_unavailable') return t('error.verifierUnavailable', { chain: chainName(chainId) });
+  if (code === 'contract_wallet_unsupported') return t('error.contractWalletUnsupported', { chain: chainName(chainId) });
   if (server) return t('error.server', { description: String(message) });
   return t('error.wallet', { wallet: wallet || t('login.browserWallet'), description: message ? String(message) : String(err) });
 }

@@ -56,6 +56,7 @@
  * @typedef {object} Chain
  * @property {number} id EIP-155 chain id
  * @property {string} name
+ * @property {boolean} contractWallets whether the service checks contract wallets' signatures on it (it has an RPC_URLS entry)
  */
 
 /**
