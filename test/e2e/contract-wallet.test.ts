@@ -14,7 +14,7 @@ const WALLET = 'Safe Wallet';
 /** The local chain has no name of ours: the page calls it what the server does. */
 const CHAIN = text('login.unknownChain', { id: '31337' });
 
-/** A key that owns a Safe (chain.ts signs with a Wallet, not the HDNodeWallet that createRandom gives). */
+/** A key that owns a Safe. */
 const newOwner = () => new Wallet(Wallet.createRandom().privateKey);
 
 /** A smart wallet's account: its address is the contract, its answer to personal_sign is `sign(message)`. */

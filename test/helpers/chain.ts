@@ -2,8 +2,6 @@
 // and the published contract artifacts deployed on it: Safe 1.4.1 (singleton, proxy factory, fallback
 // handler) and ENS (registry, reverse registrar, public resolver). Nothing here fakes a signature check.
 import { spawn, type ChildProcess } from 'node:child_process';
-import http, { type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import {
@@ -300,53 +298,4 @@ export async function deployEns(chain: LocalChain): Promise<Ens> {
       await send(await asOwner(resolver, owner), 'setText', namehash(name), 'avatar', avatar);
     },
   };
-}
-
-/** What the RPC proxy does with each request: pass it on, cut the connection, or hold it unanswered. */
-export type RpcProxyMode = 'forward' | 'refuse' | 'hang';
-
-export interface RpcProxy {
-  /** http://127.0.0.1:<port>/: give this to the server as its RPC. */
-  url: string;
-  mode: RpcProxyMode;
-  /** The JSON-RPC methods received, in order (every mode). */
-  readonly methods: string[];
-  close(): Promise<void>;
-}
-
-/**
- * An HTTP proxy in front of the node that records each JSON-RPC method it receives, and on demand refuses (an RPC that
- * is down) or never answers (one that hangs), so a test can count the calls a login makes and take the RPC away.
- */
-export async function startRpcProxy(target: string): Promise<RpcProxy> {
-  const methods: string[] = [];
-  const held = new Set<ServerResponse>();
-  const proxy: RpcProxy = {
-    url: '',
-    mode: 'forward',
-    methods,
-    async close() {
-      for (const res of held) res.destroy();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-  const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString();
-    try {
-      const parsed = JSON.parse(body) as { method?: string } | { method?: string }[];
-      for (const call of Array.isArray(parsed) ? parsed : [parsed]) methods.push(String(call.method));
-    } catch {
-      methods.push('(not JSON)');
-    }
-    if (proxy.mode === 'refuse') return void req.socket.destroy();
-    if (proxy.mode === 'hang') return void held.add(res);
-    const answer = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    res.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  return proxy;
 }
