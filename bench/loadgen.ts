@@ -1,8 +1,13 @@
 // The load generator: complete logins (authorize → challenge → sign → verify → consent → code →
-// token → userinfo), each with a new wallet, every step's status checked. Run as its own process by
+// token → userinfo), each with a new wallet, every step's status checked. The wallet is a fresh EOA, or
+// one of the contract wallets a file lists (a Safe its owner signs for, deployed or counterfactual); an
+// attempt may instead expect verify's 503 `verifier_unavailable`. Run as its own process by
 // bench/run.ts; prints one JSON line of results.
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { Wallet } from 'ethers';
+import { safeSignature, wrap6492 } from '../test/helpers/chain.ts';
+import type { ContractWallet } from './contract-wallets.ts';
 
 interface Options {
   /** Where to send requests: plain http on loopback, as a TLS-terminating proxy would. */
@@ -13,12 +18,20 @@ interface Options {
   clientSecret: string;
   redirectUri: string;
   mode: 'login' | 'discovery' | 'jwks';
+  /** A JSON file of ContractWallet: one per login, in turn, instead of fresh EOAs. */
+  walletsFile?: string;
+  /** The chain the wallets sign in on (1 unless given). */
+  chainId?: number;
+  /** Each attempt ends at verify, which must answer 503 `verifier_unavailable` (the chain's RPC is down). */
+  expectUnavailable?: boolean;
   concurrency: number;
   count: number;
   maxSeconds: number;
 }
 
 const opts = JSON.parse(process.argv[2]!) as Options;
+const chainId = opts.chainId ?? 1;
+const contractWallets = opts.walletsFile ? (JSON.parse(fs.readFileSync(opts.walletsFile, 'utf8')) as ContractWallet[]) : undefined;
 
 /**
  * A minimal cookie jar, by name. oidc-provider scopes its cookies by path, and a login only ever
@@ -55,10 +68,30 @@ async function step(jar: Jar, url: string, init: RequestInit, expect: number, na
 
 const json = { 'content-type': 'application/json', accept: 'application/json' };
 
-async function login(): Promise<void> {
+/** Who signs in: a fresh EOA, or the n-th contract wallet of the file, its owner signing as the Safe would. */
+function signerFor(n: number): { address: string; sub: string; sign(message: string): Promise<string> } {
+  // In turn: a run longer than the file signs in with its wallets again.
+  const contract = contractWallets?.[n % contractWallets.length];
+  if (!contract) {
+    const wallet = new Wallet(`0x${randomBytes(32).toString('hex')}`);
+    return { address: wallet.address, sub: wallet.address, sign: (message) => wallet.signMessage(message) };
+  }
+  const owner = new Wallet(contract.ownerKey);
+  return {
+    address: contract.address,
+    sub: `eip155:${chainId}:${contract.address}`,
+    async sign(message) {
+      const signature = await safeSignature(chainId, contract.address, message, [owner]);
+      return contract.deployment ? wrap6492(contract.deployment, signature) : signature;
+    },
+  };
+}
+
+/** One login (or, expecting `verifier_unavailable`, one attempt); returns how long its verify step took. */
+async function login(n: number): Promise<number> {
   const { issuer } = opts;
   const jar = new Jar();
-  const wallet = new Wallet(`0x${randomBytes(32).toString('hex')}`);
+  const wallet = signerFor(n);
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const auth = new URL('/auth', issuer);
@@ -77,13 +110,26 @@ async function login(): Promise<void> {
   res = await step(
     jar,
     `${issuer}/interaction/${uid}/challenge`,
-    { method: 'POST', headers: json, body: JSON.stringify({ address: wallet.address, chainId: 1 }) },
+    { method: 'POST', headers: json, body: JSON.stringify({ address: wallet.address, chainId }) },
     200,
     'challenge',
   );
   const { message } = (await res.json()) as { message: string };
-  const signature = await wallet.signMessage(message);
-  res = await step(jar, `${issuer}/interaction/${uid}/verify`, { method: 'POST', headers: json, body: JSON.stringify({ message, signature }) }, 200, 'verify');
+  const signature = await wallet.sign(message);
+  const verifyStart = performance.now();
+  res = await step(
+    jar,
+    `${issuer}/interaction/${uid}/verify`,
+    { method: 'POST', headers: json, body: JSON.stringify({ message, signature }) },
+    opts.expectUnavailable ? 503 : 200,
+    'verify',
+  );
+  const verifyMs = performance.now() - verifyStart;
+  if (opts.expectUnavailable) {
+    const { error } = (await res.json()) as { error: string };
+    if (error !== 'verifier_unavailable') throw new StepError(`verify: expected verifier_unavailable, got ${error}`);
+    return verifyMs;
+  }
   let next = new URL(((await res.json()) as { redirectTo: string }).redirectTo, issuer).href;
   for (let hops = 0; !next.startsWith(opts.redirectUri); hops++) {
     if (hops > 5) throw new StepError('too many redirects');
@@ -120,19 +166,22 @@ async function login(): Promise<void> {
   if (!tokens.id_token) throw new StepError('token: no id_token');
   res = await step(jar, `${issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } }, 200, 'userinfo');
   const userinfo = (await res.json()) as { sub: string };
-  if (userinfo.sub !== wallet.address) throw new StepError(`userinfo: sub ${userinfo.sub} is not ${wallet.address}`);
+  if (userinfo.sub !== wallet.sub) throw new StepError(`userinfo: sub ${userinfo.sub} is not ${wallet.sub}`);
+  return verifyMs;
 }
 
-async function fetchStatic(): Promise<void> {
+async function fetchStatic(): Promise<number> {
   const path = opts.mode === 'discovery' ? '/.well-known/openid-configuration' : '/jwks';
   const res = await fetch(`${opts.issuer}${path}`);
   if (res.status !== 200) throw new StepError(`${path}: ${res.status}`);
   await res.arrayBuffer();
+  return 0;
 }
 
 async function main(): Promise<void> {
   const task = opts.mode === 'login' ? login : fetchStatic;
   const latencies: number[] = [];
+  const verifyLatencies: number[] = [];
   const errors: string[] = [];
   let started = 0;
   const deadline = performance.now() + opts.maxSeconds * 1000;
@@ -141,10 +190,10 @@ async function main(): Promise<void> {
   await Promise.all(
     Array.from({ length: opts.concurrency }, async () => {
       while (started < opts.count && performance.now() < deadline) {
-        started++;
+        const n = started++;
         const t = performance.now();
         try {
-          await task();
+          verifyLatencies.push(await task(n));
           latencies.push(performance.now() - t);
         } catch (err) {
           errors.push(String((err as Error).message ?? err));
@@ -155,7 +204,7 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpuBefore);
   process.stdout.write(
-    `${JSON.stringify({ completed: latencies.length, errors: errors.length, errorSamples: errors.slice(0, 5), latencies, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
+    `${JSON.stringify({ completed: latencies.length, errors: errors.length, errorSamples: errors.slice(0, 5), latencies, verifyLatencies, wallMs, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
   );
 }
 

@@ -1,163 +1,37 @@
 // `npm run bench`: complete logins against wallet-oidc on a real Postgres and against the in-memory
-// ceiling, at concurrency 1, 4 and 16; discovery and JWKS throughput; storage per login; cost as accounts grow.
-// Prints a table and writes bench/results/<time>.json. Never run by `npm test`; only local addresses.
-import { spawn, type ChildProcess } from 'node:child_process';
+// ceiling, at concurrency 1, 4 and 16; discovery and JWKS throughput; storage per login; cost as accounts grow;
+// then contract wallets (Safes, EIP-1271 and EIP-6492) on a local Hardhat chain, and EOA logins and contract
+// wallets with the RPC unreachable. Prints tables and writes bench/results/<time>.json. Never run by
+// `npm test`; only local addresses.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knex from 'knex';
+import { DEFAULT_CHAINS } from '../src/config/chains.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createContext, PROJECT_ROOT } from '../src/context.ts';
 import { createLogger } from '../src/logger.ts';
 import { registerClient } from '../src/oidc/clients.ts';
+import { blackHoleRpc, refusedRpc, startBenchChain, type BenchChain } from './contract-wallets.ts';
+import { measureLogins, measureStatic, REDIRECT_URI, scrapeRpcCalls, type BenchClient, type Target } from './measure.ts';
+import { canPin, round, runLoad, startNode, stop } from './processes.ts';
 
 const smoke = process.argv.includes('--smoke');
 const growth = !smoke && !process.argv.includes('--no-growth');
 const baseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const COUNTS: Record<number, number> = smoke ? { 1: 5, 4: 8, 16: 16 } : { 1: 150, 4: 400, 16: 800 };
 const STATIC_REQUESTS = smoke ? 50 : 4000;
-const MAX_SECONDS = smoke ? 60 : 120;
 const ROUNDS = smoke ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
-const REDIRECT_URI = 'https://rp.bench.example/callback';
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in these ticks.
-const canPin = os.availableParallelism() >= 2 && fs.existsSync('/usr/bin/taskset');
-
-function cpuMsOf(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-/** The most memory (RSS) a process has held since it started, in MiB. */
-function peakRssMiB(pid: number): number | null {
-  try {
-    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? round(Number(kb) / 1024) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Starts a node entry pinned to `core` and resolves its port once it prints `listening <port>`. */
-async function startNode(entry: string, core: number, env: Record<string, string>): Promise<{ child: ChildProcess; port: number; lines: string[] }> {
-  const args = ['--import', 'tsx', entry];
-  const child = canPin
-    ? spawn('taskset', ['-c', String(core), process.execPath, ...args], {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
-    : spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  let buffer = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${entry} exited with ${code}`)));
-    child.stdout!.on('data', (d: Buffer) => {
-      buffer += d;
-      for (let i = buffer.indexOf('\n'); i !== -1; i = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, i);
-        buffer = buffer.slice(i + 1);
-        lines.push(line);
-        const m = line.match(/^listening (\d+)$/);
-        if (m) resolve(Number(m[1]));
-      }
-    });
-  });
-  return { child, port, lines };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-interface LoadResult {
-  completed: number;
-  errors: number;
-  errorSamples: string[];
-  latencies: number[];
-  wallMs: number;
-  cpuMs: number;
-}
-
-function runLoad(options: Record<string, unknown>): Promise<LoadResult> {
-  const args = ['--import', 'tsx', 'bench/loadgen.ts', JSON.stringify({ maxSeconds: MAX_SECONDS, ...options })];
-  const child = canPin ? spawn('taskset', ['-c', '1', process.execPath, ...args], { cwd: PROJECT_ROOT }) : spawn(process.execPath, args, { cwd: PROJECT_ROOT });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => process.stderr.write(d));
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`loadgen exited with ${code}`)))),
-  );
-}
-
-const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN);
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
-
-interface Target {
-  name: 'wallet-oidc' | 'ceiling';
-  issuer: string;
-  publicIssuer: string;
-  pid: number;
-  /** Postgres backend pids serving this target, and its query counter; absent for the ceiling. */
-  pgPids?: () => Promise<number[]>;
-  queries?: () => Promise<number>;
-}
-
-async function measureLogins(target: Target, client: { client_id: string; client_secret?: string }, concurrency: number, count: number) {
-  const pgBefore = new Map((await (target.pgPids?.() ?? Promise.resolve([]))).map((pid) => [pid, cpuMsOf(pid)]));
-  const queriesBefore = (await target.queries?.()) ?? 0;
-  const serverBefore = cpuMsOf(target.pid);
-  const load = await runLoad({
-    issuer: target.issuer,
-    publicIssuer: target.publicIssuer,
-    clientId: client.client_id,
-    clientSecret: client.client_secret,
-    redirectUri: REDIRECT_URI,
-    mode: 'login',
-    concurrency,
-    count,
-  });
-  const serverMs = cpuMsOf(target.pid) - serverBefore;
-  let pgMs = 0;
-  for (const pid of (await target.pgPids?.()) ?? []) pgMs += cpuMsOf(pid) - (pgBefore.get(pid) ?? 0);
-  const queries = ((await target.queries?.()) ?? 0) - queriesBefore;
-  const sorted = [...load.latencies].sort((a, b) => a - b);
-  const n = Math.max(load.completed, 1);
-  return {
-    target: target.name,
-    concurrency,
-    logins: load.completed,
-    errors: load.errors,
-    errorSamples: load.errorSamples,
-    loginsPerSecond: round(load.completed / (load.wallMs / 1000)),
-    p50Ms: round(pct(sorted, 50)),
-    p95Ms: round(pct(sorted, 95)),
-    p99Ms: round(pct(sorted, 99)),
-    serverCpuMsPerLogin: round(serverMs / n, 2),
-    postgresCpuMsPerLogin: target.pgPids ? round(pgMs / n, 2) : null,
-    loadgenCpuMsPerLogin: round(load.cpuMs / n, 2),
-    queriesPerLogin: target.queries ? round(queries / n, 1) : null,
-    serverPeakRssMiB: peakRssMiB(target.pid),
-  };
-}
-
-async function measureStatic(target: Target, mode: 'discovery' | 'jwks') {
-  const load = await runLoad({ issuer: target.issuer, mode, concurrency: 16, count: STATIC_REQUESTS });
-  return {
-    target: target.name,
-    endpoint: mode,
-    requests: load.completed,
-    errors: load.errors,
-    requestsPerSecond: round(load.completed / (load.wallMs / 1000)),
-  };
-}
+/** Contract-wallet logins per kind (deployed, counterfactual), at concurrency 16; and attempts against an unreachable RPC. */
+const CONTRACT_LOGINS = smoke ? 8 : 400;
+const UNREACHABLE_ATTEMPTS = smoke ? 4 : 64;
+/** RPC_TIMEOUT_MS while the RPC is unreachable: short, as an operator who expects a fast RPC would set it. */
+const UNREACHABLE_TIMEOUT_MS = 500;
+/** Chains whose RPC cannot answer: refused (nothing listens), and a black hole (accepts, never answers). */
+const REFUSED_CHAIN = 31338;
+const BLACK_HOLE_CHAIN = 31339;
 
 async function main(): Promise<void> {
   const dbName = `wallet_oidc_bench_${randomBytes(4).toString('hex')}`;
@@ -174,9 +48,15 @@ async function main(): Promise<void> {
     static: [] as unknown[],
     growth: [] as unknown[],
     storage: [] as unknown[],
+    contractWallets: [] as unknown[],
+    unreachableRpc: [] as unknown[],
   };
   const children: ChildProcess[] = [];
+  let chain: BenchChain | undefined;
   try {
+    process.stderr.write('starting the local chain and deploying Safe 1.4.1\n');
+    chain = await startBenchChain();
+    const chainId = chain.chain.chainId;
     const port = 20000 + Math.floor(Math.random() * 20000);
     const env = {
       NODE_ENV: 'production',
@@ -192,7 +72,13 @@ async function main(): Promise<void> {
       AUTHORIZATION_RATE_LIMIT: '0',
       TOKEN_RATE_LIMIT: '0',
       END_SESSION_RATE_LIMIT: '0',
+      VERIFY_ADDRESS_RATE_LIMIT: '0',
       LOG_LEVEL: 'warn',
+      // Contract wallets on the local chain; EOA logins must never call it (their RPC calls are counted).
+      ALLOWED_CHAINS: [...Object.keys(DEFAULT_CHAINS), chainId].join(','),
+      RPC_URLS: `${chainId}=${chain.chain.url}`,
+      ENS_CHAIN: 'off',
+      METRICS_PORT: '0',
     };
     // The issuer is https (production mode) but the bench talks plain http on loopback, as a TLS proxy would.
     const issuerForClients = `http://127.0.0.1:${port}`;
@@ -204,51 +90,64 @@ async function main(): Promise<void> {
     });
     await ctx.close();
 
+    /** wallet-oidc on the bench database; `overrides` change its environment (another RPC, its deadline). */
+    const startWalletOidc = async (overrides: Record<string, string> = {}) => {
+      const { child, lines } = await startNode('bench/server.ts', 0, { ...env, ...overrides });
+      children.push(child);
+      const metricsPort = Number(lines.find((l) => l.startsWith('metrics '))!.split(' ')[1]);
+      const target: Target = {
+        name: 'wallet-oidc',
+        issuer: issuerForClients,
+        publicIssuer: env.ISSUER,
+        pid: child.pid!,
+        pgPids: async () =>
+          (await bench.raw('SELECT pid FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()', [dbName])).rows.map((r: { pid: number }) => r.pid),
+        queries: async () => {
+          const before = lines.length;
+          child.kill('SIGUSR2');
+          for (let i = 0; i < 100 && !lines.slice(before).some((l) => l.startsWith('queries ')); i++) await new Promise((r) => setTimeout(r, 10));
+          return Number(
+            lines
+              .slice(before)
+              .find((l) => l.startsWith('queries '))!
+              .split(' ')[1],
+          );
+        },
+        rpcCalls: () => scrapeRpcCalls(metricsPort),
+        chainPid: chain!.chain.pid,
+      };
+      return { target, child };
+    };
     const targets: Array<() => Promise<{ target: Target; child: ChildProcess }>> = [
-      async () => {
-        const { child, lines } = await startNode('bench/server.ts', 0, env);
-        const target: Target = {
-          name: 'wallet-oidc',
-          issuer: issuerForClients,
-          publicIssuer: env.ISSUER,
-          pid: child.pid!,
-          pgPids: async () =>
-            (await bench.raw('SELECT pid FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()', [dbName])).rows.map(
-              (r: { pid: number }) => r.pid,
-            ),
-          queries: async () => {
-            const before = lines.length;
-            child.kill('SIGUSR2');
-            for (let i = 0; i < 100 && !lines.slice(before).some((l) => l.startsWith('queries ')); i++) await new Promise((r) => setTimeout(r, 10));
-            return Number(
-              lines
-                .slice(before)
-                .find((l) => l.startsWith('queries '))!
-                .split(' ')[1],
-            );
-          },
-        };
-        return { target, child };
-      },
+      () => startWalletOidc(),
       async () => {
         const { child } = await startNode('bench/ceiling-server.ts', 0, { ...env, PORT: String(port), BENCH_CLIENT: JSON.stringify(client) });
+        children.push(child);
         return { target: { name: 'ceiling', issuer: issuerForClients, publicIssuer: env.ISSUER, pid: child.pid! }, child };
       },
     ];
+
+    process.stderr.write(`deploying ${CONTRACT_LOGINS} Safes, and as many counterfactual ones\n`);
+    const wallets = {
+      warmUp: await chain.walletsFile('counterfactual', 4),
+      deployed: await chain.walletsFile('deployed', CONTRACT_LOGINS),
+      counterfactual: await chain.walletsFile('counterfactual', CONTRACT_LOGINS),
+    };
 
     // Rounds alternate the two targets, so a noisy minute on a shared machine hits both; the table shows medians.
     for (let round = 1; round <= ROUNDS; round++) {
       for (const start of targets) {
         const { target, child } = await start();
-        children.push(child);
         process.stderr.write(`round ${round}/${ROUNDS}, ${target.name}: warming up\n`);
         await measureLogins(target, client, 4, smoke ? 4 : 60);
         for (const concurrency of [1, 4, 16]) {
           process.stderr.write(`round ${round}/${ROUNDS}, ${target.name}: logins at concurrency ${concurrency}\n`);
           (results.logins as unknown[]).push({ round, ...(await measureLogins(target, client, concurrency, COUNTS[concurrency]!)) });
         }
-        for (const mode of ['discovery', 'jwks'] as const) (results.static as unknown[]).push({ round, ...(await measureStatic(target, mode)) });
+        for (const mode of ['discovery', 'jwks'] as const)
+          (results.static as unknown[]).push({ round, ...(await measureStatic(target, mode, STATIC_REQUESTS)) });
         if (round === 1 && target.name === 'wallet-oidc') results.storage = await measureStorage(bench);
+        if (round === ROUNDS && target.name === 'wallet-oidc') results.contractWallets = await measureContractWallets(target, wallets, chainId, client);
         if (growth && round === ROUNDS && target.name === 'wallet-oidc') {
           for (const accounts of [10_000, 1_000_000]) {
             process.stderr.write(`wallet-oidc: seeding ${accounts} accounts and expired payloads\n`);
@@ -259,13 +158,83 @@ async function main(): Promise<void> {
         await stop(child);
       }
     }
+    results.unreachableRpc = await measureUnreachableRpc(wallets.counterfactual, startWalletOidc, client);
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await chain?.close();
     await bench.destroy();
     await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.destroy();
   }
   report(results);
+}
+
+type StartWalletOidc = (overrides?: Record<string, string>) => Promise<{ target: Target; child: ChildProcess }>;
+
+/**
+ * EOA, deployed-Safe (EIP-1271) and counterfactual-Safe (EIP-6492) logins at concurrency 16, one after another, on a
+ * warm server whose RPC_URLS name the local chain; a few contract logins first warm up (and check the endpoint's chain id).
+ */
+async function measureContractWallets(target: Target, files: Record<'warmUp' | 'deployed' | 'counterfactual', string>, chainId: number, client: BenchClient) {
+  await measureLogins(target, client, 4, 4, { walletsFile: files.warmUp, chainId });
+  const rows = [];
+  for (const wallets of ['eoa', 'deployed', 'counterfactual'] as const) {
+    process.stderr.write(`contract wallets: ${wallets} logins at concurrency 16\n`);
+    const walletsFile = wallets === 'eoa' ? undefined : files[wallets];
+    rows.push({ wallets, ...(await measureLogins(target, client, 16, wallets === 'eoa' ? COUNTS[16]! : CONTRACT_LOGINS, { walletsFile, chainId })) });
+  }
+  return rows;
+}
+
+/**
+ * One server whose RPCs cannot answer, RPC_TIMEOUT_MS short: chain REFUSED_CHAIN's is a port nothing listens on,
+ * BLACK_HOLE_CHAIN's accepts and never answers. EOA logins at concurrency 16; contract-wallet attempts at 16 on each
+ * chain, each of which must answer 503 `verifier_unavailable`; and (not in the smoke run) EOA logins again while 4
+ * attempts at a time wait on the black hole beside them.
+ */
+async function measureUnreachableRpc(walletsFile: string, startWalletOidc: StartWalletOidc, client: BenchClient) {
+  const blackHole = await blackHoleRpc();
+  const rows = [];
+  try {
+    const { target, child } = await startWalletOidc({
+      ALLOWED_CHAINS: [...Object.keys(DEFAULT_CHAINS), REFUSED_CHAIN, BLACK_HOLE_CHAIN].join(','),
+      RPC_URLS: `${REFUSED_CHAIN}=${await refusedRpc()},${BLACK_HOLE_CHAIN}=${blackHole.url}`,
+      RPC_TIMEOUT_MS: String(UNREACHABLE_TIMEOUT_MS),
+    });
+    const attempts = (chainId: number) => ({ walletsFile, chainId, expectUnavailable: true });
+    process.stderr.write(`RPC unreachable: EOA logins, then contract-wallet attempts${smoke ? '' : ', then both at once'}\n`);
+    if (!smoke) await measureLogins(target, client, 4, 60);
+    const eoa = await measureLogins(target, client, 16, COUNTS[16]!);
+    rows.push({ rpc: 'refused + black hole', run: 'eoa', ...eoa });
+    for (const [rpc, chainId] of [
+      ['refused', REFUSED_CHAIN],
+      ['black hole', BLACK_HOLE_CHAIN],
+    ] as const) {
+      rows.push({ rpc, run: 'contract attempts', ...(await measureLogins(target, client, 16, UNREACHABLE_ATTEMPTS, attempts(chainId))) });
+    }
+    if (!smoke) {
+      // The attempts go on for as long as the EOA run alone took, beside the same EOA run again.
+      const beside = runLoad({
+        ...attempts(BLACK_HOLE_CHAIN),
+        issuer: target.issuer,
+        publicIssuer: target.publicIssuer,
+        clientId: client.client_id,
+        clientSecret: client.client_secret,
+        redirectUri: REDIRECT_URI,
+        mode: 'login',
+        concurrency: 4,
+        count: Number.MAX_SAFE_INTEGER,
+        maxSeconds: eoa.logins / eoa.loginsPerSecond,
+      });
+      const mixed = await measureLogins(target, client, 16, COUNTS[16]!);
+      const { completed, errors } = await beside;
+      rows.push({ rpc: 'black hole', run: 'eoa beside attempts', ...mixed, attemptsBeside: completed, attemptErrorsBeside: errors });
+    }
+    await stop(child);
+  } finally {
+    await blackHole.close();
+  }
+  return rows;
 }
 
 /** The tables' live rows and on-disk bytes (indexes and TOAST included), per login made so far on this fresh database. */
@@ -354,14 +323,67 @@ function report(results: Record<string, unknown>): void {
     console.table(results.storage);
   }
   if (results.ratioAtConcurrency16 !== undefined) console.log(`wallet-oidc / ceiling throughput at concurrency 16: ${results.ratioAtConcurrency16}`);
+  // The EOA runs of every round and the growth runs, with RPC_URLS naming the local chain: they must call it 0 times.
+  const eoaRuns = [...(results.logins as Array<Record<string, unknown>>), ...(results.growth as Array<Record<string, unknown>>)].filter(
+    (r) => r.target === 'wallet-oidc',
+  );
+  const eoaRpcCalls = eoaRuns.reduce((n, r) => n + Number(r.rpcCalls), 0);
+  console.log(`RPC calls by wallet-oidc during its ${eoaRuns.reduce((n, r) => n + Number(r.logins), 0)} measured EOA logins (RPC_URLS set): ${eoaRpcCalls}`);
+  const chainCols = [
+    'wallets',
+    'logins',
+    'errors',
+    'loginsPerSecond',
+    'p50Ms',
+    'p95Ms',
+    'p99Ms',
+    'verifyP50Ms',
+    'serverCpuMsPerLogin',
+    'postgresCpuMsPerLogin',
+    'chainCpuMsPerLogin',
+    'rpcCallsPerLogin',
+  ];
+  const contract = results.contractWallets as Array<Record<string, unknown>>;
+  console.log('Logins at concurrency 16 by wallet: EOA, a deployed Safe (EIP-1271), a counterfactual Safe (EIP-6492), on the local chain');
+  console.table(contract.map((r) => Object.fromEntries(chainCols.map((c) => [c, r[c]]))));
+  const unreachable = results.unreachableRpc as Array<Record<string, unknown>>;
+  console.log(`The RPC unreachable (RPC_TIMEOUT_MS=${UNREACHABLE_TIMEOUT_MS}): EOA logins, contract-wallet attempts (503 verifier_unavailable), both at once`);
+  console.table(
+    unreachable.map((r) =>
+      Object.fromEntries(
+        [
+          'rpc',
+          'run',
+          'logins',
+          'errors',
+          'loginsPerSecond',
+          'p50Ms',
+          'p95Ms',
+          'verifyP50Ms',
+          'verifyP95Ms',
+          'verifyMaxMs',
+          'rpcCallsPerLogin',
+          'attemptsBeside',
+        ].map((c) => [c, r[c]]),
+      ),
+    ),
+  );
   const dir = path.join(PROJECT_ROOT, 'bench', 'results');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${String(results.date).replace(/[:.]/g, '-')}${smoke ? '-smoke' : ''}.json`);
   fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`full results: ${path.relative(PROJECT_ROOT, file)}`);
-  const all = [...(results.logins as Array<Record<string, unknown>>), ...(results.growth as Array<Record<string, unknown>>)];
-  if (all.some((r) => Number(r.errors) > 0)) {
+  const all = [...(results.logins as Array<Record<string, unknown>>), ...(results.growth as Array<Record<string, unknown>>), ...contract, ...unreachable];
+  if (all.some((r) => Number(r.errors) > 0 || Number(r.attemptErrorsBeside ?? 0) > 0)) {
     console.error('errors during the run:', all.flatMap((r) => r.errorSamples as string[]).slice(0, 5));
+    process.exitCode = 1;
+  }
+  const eoaCalling = [...eoaRuns, ...contract.filter((r) => r.wallets === 'eoa'), ...unreachable.filter((r) => r.run === 'eoa')];
+  if (eoaCalling.some((r) => Number(r.rpcCalls) !== 0)) {
+    console.error(
+      'EOA logins called the RPC:',
+      eoaCalling.map((r) => r.rpcCalls),
+    );
     process.exitCode = 1;
   }
 }

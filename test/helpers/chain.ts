@@ -45,6 +45,8 @@ export interface LocalChain {
   /** http://127.0.0.1:<port>/ */
   url: string;
   chainId: number;
+  /** The node's process id (the benchmark reads its CPU time). */
+  pid: number;
   /** An ethers provider on the node (ENS-aware once ens() has deployed the registry). */
   provider: JsonRpcProvider;
   /** Funded, with its nonces managed: sends every deployment and set-up transaction. */
@@ -96,6 +98,7 @@ export async function startChain(ceilingMs = 120_000): Promise<LocalChain> {
   return {
     url,
     chainId: LOCAL_CHAIN_ID,
+    pid: child.pid!,
     provider,
     deployer,
     output: () => output,
@@ -125,6 +128,28 @@ async function send(contract: Contract, method: string, ...args: unknown[]): Pro
 
 /** EIP-6492's magic suffix (the last 32 bytes of a wrapped signature). */
 export const ERC6492_SUFFIX = '0x6492649264926492649264926492649264926492649264926492649264926492';
+
+/**
+ * What a Safe owner's wallet returns for personal_sign of `message` through the Safe on `chainId`: owners' ECDSA
+ * signatures over the Safe's EIP-712 SafeMessage of the message's EIP-191 hash, checked by the fallback handler
+ * (EIP-1271). Needs no node: the benchmark's load generator signs with it.
+ */
+export async function safeSignature(chainId: number, safe: string, message: string, owners: Wallet[]): Promise<string> {
+  // The Safe's own hash of the message, as its fallback handler computes it (getMessageHashForSafe).
+  const safeMessage = AbiCoder.defaultAbiCoder().encode(['bytes32'], [hashMessage(message)]);
+  const domain = { chainId, verifyingContract: safe };
+  const types = { SafeMessage: [{ name: 'message', type: 'bytes' }] };
+  // Owners' signatures sorted by owner address, as Safe's checkSignatures requires.
+  const sorted = [...owners].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
+  const signatures = await Promise.all(sorted.map((owner) => owner.signTypedData(domain, types, { message: safeMessage })));
+  return concat(signatures);
+}
+
+/** Wraps a signature for a counterfactual wallet (EIP-6492): abi.encode(factory, factoryData, signature) ++ magic. */
+export function wrap6492(counterfactual: { factory: string; factoryData: string }, signature: string): string {
+  const encoded = AbiCoder.defaultAbiCoder().encode(['address', 'bytes', 'bytes'], [counterfactual.factory, counterfactual.factoryData, signature]);
+  return concat([encoded, ERC6492_SUFFIX]);
+}
 
 export interface Safes {
   singleton: Contract;
@@ -173,20 +198,8 @@ export async function deploySafes(chain: LocalChain): Promise<Safes> {
       const address = (await factory.getFunction('createProxyWithNonce').staticCall(...args)) as string;
       return { address, factory: await factory.getAddress(), factoryData: factory.interface.encodeFunctionData('createProxyWithNonce', args) };
     },
-    async sign(safe, message, owners) {
-      // The Safe's own hash of the message, as its fallback handler computes it (getMessageHashForSafe).
-      const safeMessage = AbiCoder.defaultAbiCoder().encode(['bytes32'], [hashMessage(message)]);
-      const domain = { chainId: chain.chainId, verifyingContract: safe };
-      const types = { SafeMessage: [{ name: 'message', type: 'bytes' }] };
-      // Owners' signatures sorted by owner address, as Safe's checkSignatures requires.
-      const sorted = [...owners].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
-      const signatures = await Promise.all(sorted.map((owner) => owner.signTypedData(domain, types, { message: safeMessage })));
-      return concat(signatures);
-    },
-    wrap6492(counterfactual, signature) {
-      const encoded = AbiCoder.defaultAbiCoder().encode(['address', 'bytes', 'bytes'], [counterfactual.factory, counterfactual.factoryData, signature]);
-      return concat([encoded, ERC6492_SUFFIX]);
-    },
+    sign: (safe, message, owners) => safeSignature(chain.chainId, safe, message, owners),
+    wrap6492,
     async swapOwner(safe, oldOwner, newOwner, signer) {
       const contract = safeAt(safe);
       const owners = (await contract.getFunction('getOwners')()) as string[];
