@@ -134,7 +134,7 @@ export const ERC6492_SUFFIX = '0x64926492649264926492649264926492649264926492649
  * signatures over the Safe's EIP-712 SafeMessage of the message's EIP-191 hash, checked by the fallback handler
  * (EIP-1271). Needs no node: the benchmark's load generator signs with it.
  */
-export async function safeSignature(chainId: number, safe: string, message: string, owners: Wallet[]): Promise<string> {
+export async function safeSignature(chainId: number, safe: string, message: string, owners: BaseWallet[]): Promise<string> {
   // The Safe's own hash of the message, as its fallback handler computes it (getMessageHashForSafe).
   const safeMessage = AbiCoder.defaultAbiCoder().encode(['bytes32'], [hashMessage(message)]);
   const domain = { chainId, verifyingContract: safe };
