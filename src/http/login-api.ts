@@ -143,6 +143,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     });
     if ('refusal' in outcome) throw outcome.refusal;
     observer.login(outcome.event);
+    // Not awaited: the name is resolved off the login path (ENS: src/ens/names.ts).
+    app.nameResolver.prepare?.(outcome.event.address!);
     ctx.body = { redirectTo: outcome.redirectTo };
   });
 

@@ -116,6 +116,11 @@ export interface ResolvedName {
  */
 export interface NameResolver {
   lookup(address: string): Promise<ResolvedName | undefined>;
+  /**
+   * Asks for the name of an address that just signed in to be resolved in the background, when it is not known or is
+   * due, so that it is usually known by the time the code is exchanged. Returns at once; never fails.
+   */
+  prepare?(address: string): void;
 }
 
 /** Today's resolver: no names; claims show the shortened address. */
