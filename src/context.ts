@@ -223,6 +223,7 @@ function startEnsNames(config: Config, stores: Stores, clock: Clock, logger: Log
     reader,
     clock,
     logger,
+    chainId: ens.chainId,
     ttlSeconds: ens.ttlSeconds,
     retrySeconds: ens.retrySeconds,
     leaseMs: config.rpc.timeoutMs + 60_000,

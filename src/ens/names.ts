@@ -17,6 +17,8 @@ export interface EnsNamesOptions {
   reader: EnsReader;
   clock: Clock;
   logger: Logger;
+  /** ENS_CHAIN: a contract wallet bound to another chain has no name here (its address on ENS_CHAIN may be someone else's). */
+  chainId: number;
   /** Seconds an answer is served before it is asked again (ENS_CACHE_TTL). */
   ttlSeconds: number;
   /** Seconds before a failed resolution is tried again (ENS_RETRY_INTERVAL). */
@@ -30,7 +32,7 @@ export interface EnsNamesOptions {
 }
 
 export interface EnsNames extends NameResolver {
-  prepare(address: string): void;
+  prepare(address: string, chainId?: number): void;
   /** Resolves once nothing is queued or running. */
   settled(): Promise<void>;
   /** Stops the background work: drops the queue, aborts the resolutions running and waits for them. */
@@ -117,7 +119,8 @@ export function createEnsNames(opts: EnsNamesOptions): EnsNames {
     return true;
   }
 
-  async function lookup(address: string): Promise<ResolvedName | undefined> {
+  async function lookup(address: string, chainId?: number): Promise<ResolvedName | undefined> {
+    if (chainId !== undefined && chainId !== opts.chainId) return undefined;
     const now = clock().getTime();
     const cached = known.get(address);
     if (cached && now < cached.recheckAt) return cached.resolved;
@@ -141,7 +144,7 @@ export function createEnsNames(opts: EnsNamesOptions): EnsNames {
 
   return {
     lookup,
-    prepare: (address) => void lookup(address),
+    prepare: (address, chainId) => void lookup(address, chainId),
     settled: () => (pending.size ? new Promise<void>((resolve) => waiters.push(resolve)) : Promise.resolve()),
     async close() {
       closing.abort();

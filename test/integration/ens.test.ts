@@ -175,7 +175,16 @@ function describeResolver(backend: Backend) {
   function resolver(rpcUrl = chain.url, timeoutMs = 60_000) {
     let calls = 0;
     const reader = createEnsReader({ chainId: LOCAL_CHAIN_ID, rpcUrl: new URL(rpcUrl), registry: ens.registry, timeoutMs, onRpcCall: () => calls++ });
-    const names = createEnsNames({ store, reader, clock, logger, ttlSeconds: TTL_SECONDS, retrySeconds: RETRY_SECONDS, leaseMs: LEASE_MS });
+    const names = createEnsNames({
+      store,
+      reader,
+      clock,
+      logger,
+      chainId: LOCAL_CHAIN_ID,
+      ttlSeconds: TTL_SECONDS,
+      retrySeconds: RETRY_SECONDS,
+      leaseMs: LEASE_MS,
+    });
     open.push(names);
     return { names, calls: () => calls };
   }
@@ -197,6 +206,17 @@ function describeResolver(backend: Backend) {
     assert.equal(await second.names.lookup(carol.address), undefined);
     await second.names.settled();
     assert.equal(second.calls(), 0, 'another instance reads the stored answer');
+  });
+
+  it("gives a contract wallet bound to another chain no name, without asking: its address on ENS_CHAIN may be someone else's", async () => {
+    const { names, calls } = resolver();
+    assert.equal(await names.lookup(alice.address, 137), undefined);
+    await names.settled();
+    assert.equal(calls(), 0);
+    assert.equal(await store.find(alice.address), undefined);
+    await names.lookup(alice.address, LOCAL_CHAIN_ID);
+    await names.settled();
+    assert.equal((await names.lookup(alice.address, LOCAL_CHAIN_ID))?.name, 'alice.eth');
   });
 
   it('serves the last answer past the TTL and picks up a changed name in the background', async () => {
