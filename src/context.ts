@@ -13,6 +13,7 @@ import type { Config } from './config/index.ts';
 import { createAccountStore } from './db/accounts.ts';
 import { createPostgresChangeFeed } from './db/changes.ts';
 import { createClientStore } from './db/clients.ts';
+import { createNameStore } from './db/ens-names.ts';
 import { createDb, migrate, migrationStatus, type Db } from './db/knex.ts';
 import { createLoginEventStore } from './db/login-events.ts';
 import { createNonceStore } from './db/nonces.ts';
@@ -23,6 +24,9 @@ import { checkSealedKeys } from './db/sealed-values.ts';
 import { createSecretBox, type SecretBox } from './db/secret-box.ts';
 import { createSigningKeys } from './db/signing-keys.ts';
 import { createSql, type Sql } from './db/sql.ts';
+import { createEnsNames, type EnsNames } from './ens/names.ts';
+import type { NameStore } from './ens/ports.ts';
+import { createEnsReader } from './ens/reader.ts';
 import { createPages, type Pages } from './http/pages.ts';
 import type { LoginEventStore, RateLimiter } from './http/ports.ts';
 import { createRateLimiter, memoryRateCounters } from './http/rate-limit.ts';
@@ -50,6 +54,8 @@ export interface Stores {
   loginEvents: LoginEventStore;
   payloads: PayloadStore;
   signingKeys: SigningKeyStore;
+  /** ENS names by address, as the background resolutions left them (ens/names.ts). */
+  names: NameStore;
   /** Secrets generated in development when the operator gave none (COOKIE_KEYS), kept with the data. */
   secrets: { getOrCreate<T>(name: string, generate: () => T): Promise<T> };
   /**
@@ -176,6 +182,7 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
       loginEvents: createLoginEventStore(knex),
       payloads: createPayloadStore(sql),
       signingKeys: createSigningKeys(knex, box, clock),
+      names: createNameStore(sql),
       secrets: { getOrCreate: (name, generate) => getOrCreateSecret(knex, name, generate) },
       atomic: (fn) => sql.transaction(fn),
     };
@@ -195,6 +202,32 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
     await close();
     throw err;
   }
+}
+
+/**
+ * The ENS names (ens/names.ts) when ENS_CHAIN has an RPC: a resolution may hold an address for its deadline
+ * (RPC_TIMEOUT_MS) and a minute more for the database, before another instance may take it over.
+ */
+function startEnsNames(config: Config, stores: Stores, clock: Clock, logger: Logger, metrics: Metrics): EnsNames | undefined {
+  const ens = config.ens;
+  if (!ens) return undefined;
+  const reader = createEnsReader({
+    chainId: ens.chainId,
+    rpcUrl: ens.rpcUrl,
+    registry: ens.registry,
+    timeoutMs: config.rpc.timeoutMs,
+    onRpcCall: (outcome) => metrics.rpcCall(ens.chainId, 'ens', outcome),
+  });
+  return createEnsNames({
+    store: stores.names,
+    reader,
+    clock,
+    logger,
+    chainId: ens.chainId,
+    ttlSeconds: ens.ttlSeconds,
+    retrySeconds: ens.retrySeconds,
+    leaseMs: config.rpc.timeoutMs + 60_000,
+  });
 }
 
 /** PGlite's one process, or the in-memory stores: announcements never leave the process. */
@@ -222,6 +255,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       if (database) logger.warn('COOKIE_KEYS is not set: using generated keys stored in the database (development only)');
     }
     const recovery = chooseRecover();
+    const ensNames = overrides.nameResolver ? undefined : startEnsNames(config, stores, clock, logger, metrics);
     const ports: Ports = {
       // EOAs by recovery, with no network; a contract wallet's signature over its chain's RPC (RPC_URLS), when there is one.
       signatureVerifier:
@@ -233,7 +267,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
           logger,
           onRpcCall: (chainId, outcome) => metrics.rpcCall(chainId, 'signature', outcome),
         }),
-      nameResolver: overrides.nameResolver ?? noNames,
+      // ENS names when ENS_CHAIN has an RPC, resolved in the background (ens/names.ts); otherwise the short address.
+      nameResolver: overrides.nameResolver ?? ensNames ?? noNames,
       // Shared by every instance through the database; per process only with the in-memory stores.
       rateLimiter: overrides.rateLimiter ?? createRateLimiter(database ? createPostgresRateCounters(database.sql) : memoryRateCounters),
       // Metrics count every outcome whichever observer reports it.
@@ -312,6 +347,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       },
       async close() {
         keys.close();
+        await ensNames?.close();
         await changes.close();
         await database?.close();
       },

@@ -193,7 +193,8 @@ const variables = z.object({
     .meta({
       description:
         "Milliseconds a contract wallet's signature check may take over its chain's RPC, every call included (at most 3 calls). " +
-        'Past it the login answers 503 `verifier_unavailable` and the same signed message can be sent again.',
+        'Past it the login answers 503 `verifier_unavailable` and the same signed message can be sent again. ' +
+        'It also bounds each background resolution of an ENS name, every call included (logins never wait for those).',
     }),
   ENS_CHAIN: z
     .union([

@@ -13,6 +13,7 @@ import * as rateLimits from '../../migrations/20261203000000_rate_limits.ts';
 import * as hashTokenIds from '../../migrations/20261203000100_hash_token_ids.ts';
 import * as changeFeed from '../../migrations/20261203000200_change_feed_disabled_accounts.ts';
 import * as stageSigningKeys from '../../migrations/20261203000300_stage_signing_keys.ts';
+import * as ensNames from '../../migrations/20261203000400_ens_names.ts';
 import { classifyDatabaseError } from './unavailable.ts';
 
 export type Db = Knex;
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261203000100_hash_token_ids': hashTokenIds,
   '20261203000200_change_feed_disabled_accounts': changeFeed,
   '20261203000300_stage_signing_keys': stageSigningKeys,
+  '20261203000400_ens_names': ensNames,
 };
 
 /** Every migration this version knows, oldest first. */

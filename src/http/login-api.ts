@@ -137,7 +137,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
         // The account's row lock orders this against `accounts disable`: a disable that committed first is refused here;
         // after one that commits later, findAccount (oidc/claims.ts) refuses the session and tokens this login goes on to make.
         if (!account) throw new AppError('account_disabled', 'this account is disabled; contact the operator of this service');
-        return { event, redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
+        const boundChain = login.walletType === 'contract' ? login.chainId : undefined;
+        return { event, boundChain, redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
       } catch (err) {
         // 5xx refusals are not the attempt's fault: roll back too.
         if (err instanceof AppError && err.status < 500) return { refusal: err };
@@ -146,6 +147,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     });
     if ('refusal' in outcome) throw outcome.refusal;
     observer.login(outcome.event);
+    // Not awaited: the name is resolved off the login path (ENS: src/ens/names.ts).
+    app.nameResolver.prepare?.(outcome.event.address!, outcome.boundChain);
     ctx.body = { redirectTo: outcome.redirectTo };
   });
 

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { Stores } from '../context.ts';
+import type { StoredName } from '../ens/ports.ts';
 import type { LoginEvent } from '../observer.ts';
 import type { Account, StoredClient, StoredPayload, StoredSigningKey } from '../oidc/ports.ts';
 import type { IssuedNonce } from '../siwe/ports.ts';
@@ -31,6 +32,7 @@ export function createMemoryStores(clock: Clock): MemoryStores {
   };
   const unretired = (kid: string) => keys.find((k) => k.kid === kid && !k.retiredAt);
   const secrets = new Map<string, unknown>();
+  const names = new Map<string, StoredName & { leasedUntil: Date | undefined }>();
   const events: LoginEvent[] = [];
   const key = (model: string, id: string) => `${model}\0${id}`;
   const findBy = (model: string, field: 'uid' | 'userCode', value: string) => {
@@ -178,6 +180,33 @@ export function createMemoryStores(clock: Clock): MemoryStores {
       async ensure() {
         const have = new Set(keys.filter((k) => !k.retiredAt).map((k) => k.alg));
         addKeys(SIGNING_ALGS.filter((alg) => !have.has(alg)).map(generateSigningJwk), clock());
+      },
+    },
+    names: {
+      async find(address) {
+        const row = names.get(address);
+        if (!row) return undefined;
+        const { leasedUntil: _l, ...stored } = row;
+        return stored;
+      },
+      // One synchronous check-and-set, as the SQL store's conditional upsert.
+      async lease(address, now, until) {
+        const row = names.get(address);
+        if (!row) {
+          names.set(address, { name: undefined, avatar: undefined, resolvedAt: undefined, refreshAfter: now, failures: 0, leasedUntil: until });
+          return true;
+        }
+        if (row.refreshAfter > now || (row.leasedUntil && row.leasedUntil > now)) return false;
+        row.leasedUntil = until;
+        return true;
+      },
+      async saveAnswer(address, answer, at, refreshAfter) {
+        const row = names.get(address);
+        if (row) Object.assign(row, { name: answer?.name, avatar: answer?.avatar, resolvedAt: at, refreshAfter, failures: 0, leasedUntil: undefined });
+      },
+      async saveFailure(address, retryAfter) {
+        const row = names.get(address);
+        if (row) Object.assign(row, { refreshAfter: retryAfter, failures: row.failures + 1, leasedUntil: undefined });
       },
     },
     secrets: {

@@ -57,6 +57,11 @@ export function claimsFor(account: Account, resolved?: ResolvedName): AccountCla
   };
 }
 
+/** The one chain an account is bound to: a contract wallet's (its sub names it), none for an EOA. */
+function boundChain(account: Account): number | undefined {
+  return account.walletType === 'contract' ? Number(account.sub.split(':')[1]) : undefined;
+}
+
 /** findAccount, and how to drop what it keeps of an account (on the change feed's `accounts`). */
 export type CachedFindAccount = FindAccount & {
   /** Forgets the account of `sub`, or every account when absent. */
@@ -82,7 +87,7 @@ export function createFindAccount(accounts: AccountStore, names: NameResolver = 
     if (account.disabledAt) return undefined;
     const found = account;
     // Names can change (ENS), so they are asked for on each claims read; the resolver answers from its cache.
-    return { accountId: found.sub, claims: async () => claimsFor(found, await names.lookup(found.address)) };
+    return { accountId: found.sub, claims: async () => claimsFor(found, await names.lookup(found.address, boundChain(found))) };
   };
   return Object.assign(find, { forget: (sub?: string) => void (sub === undefined ? cache.clear() : cache.delete(sub)) });
 }

@@ -115,7 +115,16 @@ export interface ResolvedName {
  * from what it already knows (a cache), never from the network: undefined means "no name known".
  */
 export interface NameResolver {
-  lookup(address: string): Promise<ResolvedName | undefined>;
+  /**
+   * `chainId` is the one chain an account is bound to (a contract wallet: the same address elsewhere may have other
+   * owners), undefined when its address is the same key on every chain (an EOA).
+   */
+  lookup(address: string, chainId?: number): Promise<ResolvedName | undefined>;
+  /**
+   * Asks for the name of an address that just signed in to be resolved in the background, when it is not known or is
+   * due, so that it is usually known by the time the code is exchanged. Returns at once; never fails.
+   */
+  prepare?(address: string, chainId?: number): void;
 }
 
 /** Today's resolver: no names; claims show the shortened address. */

@@ -21,7 +21,7 @@ function layerOf(rel: string): string {
   return dir!;
 }
 
-const PORTS = ['siwe/ports', 'oidc/ports', 'http/ports', 'oidc/keys'];
+const PORTS = ['siwe/ports', 'oidc/ports', 'http/ports', 'ens/ports', 'oidc/keys'];
 /** Who may import whom (value imports). Every layer may import itself and its own ports. */
 const ALLOWED: Record<string, string[]> = {
   core: [],
@@ -29,11 +29,12 @@ const ALLOWED: Record<string, string[]> = {
   siwe: ['core', 'config'],
   oidc: ['core', 'config', 'siwe/ports'],
   http: ['core', 'config', 'siwe', 'siwe/ports', 'oidc', 'oidc/ports', 'oidc/keys'],
+  ens: ['core', 'config', 'oidc/ports'],
   db: ['core', 'config', 'migrations', ...PORTS],
   memory: ['core', ...PORTS],
   admin: ['core'],
   metrics: ['core'],
-  context: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'memory', 'admin', 'metrics', ...PORTS],
+  context: ['core', 'config', 'siwe', 'oidc', 'http', 'ens', 'db', 'memory', 'admin', 'metrics', ...PORTS],
   entry: ['core', 'config', 'siwe', 'oidc', 'http', 'db', 'admin', 'metrics', 'context', ...PORTS],
 };
 /** Type-only imports allowed on top: the handlers receive the context, and memory/ implements its Stores. */

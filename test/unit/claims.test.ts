@@ -94,6 +94,21 @@ describe('createFindAccount', () => {
     });
   });
 
+  it("asks the NameResolver for a contract wallet's name on its own chain only, and for an EOA's on any", async () => {
+    const { address, account } = setup();
+    const contract: Account = { ...account(`eip155:8453:${address}`), walletType: 'contract' };
+    const accounts = new Map([address, contract.sub].map((sub) => [sub, sub === address ? account(sub) : contract]));
+    const asked: Array<[string, number | undefined]> = [];
+    const findAccount = createFindAccount({ find: async (sub: string) => accounts.get(sub) } as unknown as AccountStore, {
+      lookup: async (a, chainId) => void asked.push([a, chainId]),
+    });
+    for (const sub of [address, contract.sub]) await (await findAccount({} as never, sub))!.claims('id_token', 'openid profile', {}, []);
+    assert.deepEqual(asked, [
+      [address, undefined],
+      [address, 8453],
+    ]);
+  });
+
   it('answers undefined for a sub it does not know', async () => {
     const { findAccount } = setup();
     assert.equal(await findAccount('0x0000000000000000000000000000000000000001'), undefined);
