@@ -23,6 +23,12 @@ export const REASONS = {
   interaction_not_found: { status: 400, final: true, summary: 'the login expired or belongs to another browser' },
   wrong_prompt: { status: 409, final: true, summary: 'the login is at another step (login or consent)' },
   too_many_challenges: { status: 429, final: true, summary: 'this login asked for too many challenges' },
+  wallet_type_mismatch: {
+    status: 403,
+    final: true,
+    summary:
+      "this address's account on this chain signs in another way (its own key, or its contract: EIP-7702); with SUB_FORMAT=caip10 both would share a sub",
+  },
   account_disabled: { status: 403, final: true, summary: 'an operator disabled this account (`accounts disable`); no signature can sign it in' },
   unsupported_media_type: { status: 415, final: false, summary: 'send application/json' },
   payload_too_large: { status: 413, final: false, summary: 'the request body is over 16 kB' },

@@ -31,7 +31,7 @@ const fromRow = (r: Row): Account => ({
 const UPSERT = `INSERT INTO accounts (sub, address, wallet_type, first_login_at, last_login_at, login_count)
   VALUES ($1, $2, $3, $4, $4, 1)
   ON CONFLICT (sub) DO UPDATE SET last_login_at = excluded.last_login_at, login_count = accounts.login_count + 1
-  WHERE accounts.disabled_at IS NULL
+  WHERE accounts.disabled_at IS NULL AND accounts.wallet_type = excluded.wallet_type
   RETURNING *`;
 const EVENT_COLUMNS = ['occurred_at', 'outcome', 'reason', 'interaction_uid', 'client_id', 'address', 'chain_id', 'sub', 'ip', 'user_agent'] as const;
 const EVENT_TYPES = ['timestamptz', 'text', 'text', 'text', 'text', 'text', 'bigint', 'text', 'text', 'text'];

@@ -125,7 +125,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     // fails anywhere in between nothing happened: the nonce is unused again, and the page sends the
     // same signed message again. A refusal commits the consumption alone: a failed attempt burns the
     // challenge. Concurrent copies wait on the nonce's row lock; exactly one of them wins.
-    const outcome = await app.stores.atomic(async () => {
+    const outcome = await app.stores.atomic(async (): Promise<VerifyOutcome> => {
       try {
         const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature, proof });
         const sub = subjectFor(login.address, login.chainId, login.walletType, app.config.subFormat);
@@ -136,7 +136,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
         const account = await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
         // The account's row lock orders this against `accounts disable`: a disable that committed first is refused here;
         // after one that commits later, findAccount (oidc/claims.ts) refuses the session and tokens this login goes on to make.
-        if (!account) throw new AppError('account_disabled', 'this account is disabled; contact the operator of this service');
+        // Why is read after the commit: the account store reads outside this transaction (on PGlite it would wait on it).
+        if (!account) return { notRecorded: sub };
         const boundChain = login.walletType === 'contract' ? login.chainId : undefined;
         return { event, boundChain, redirectTo: await saveResult(interaction, { login: { accountId: sub } }, clock) };
       } catch (err) {
@@ -145,12 +146,25 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
         throw err;
       }
     });
+    if ('notRecorded' in outcome) throw await whyNotRecorded(outcome.notRecorded);
     if ('refusal' in outcome) throw outcome.refusal;
     observer.login(outcome.event);
     // Not awaited: the name is resolved off the login path (ENS: src/ens/names.ts).
     app.nameResolver.prepare?.(outcome.event.address!, outcome.boundChain);
     ctx.body = { redirectTo: outcome.redirectTo };
   });
+
+  /** Why recordLogin left an account as it was: disabled, or signed in another way (another wallet type under one sub). */
+  async function whyNotRecorded(sub: string): Promise<AppError> {
+    const account = await app.stores.accounts.find(sub);
+    if (account && !account.disabledAt) {
+      return new AppError(
+        'wallet_type_mismatch',
+        `this account signs in as ${account.walletType === 'eoa' ? 'an ordinary wallet' : 'a contract wallet'}; use that`,
+      );
+    }
+    return new AppError('account_disabled', 'this account is disabled; contact the operator of this service');
+  }
 
   /**
    * Counts a verify against the address its message names (EIP-4361 §2: the second line), before the
@@ -171,6 +185,9 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
 
   return router;
 }
+
+/** How a verify's transaction ended: signed in, refused (the refusal commits the nonce's use), or left the account alone. */
+type VerifyOutcome = { event: LoginEvent; boundChain: number | undefined; redirectTo: string } | { refusal: AppError } | { notRecorded: string };
 
 /** The address line of an EIP-4361 message, read without parsing the rest. */
 function messageAddress(message: string): string | undefined {

@@ -50,7 +50,7 @@ export function createMemoryStores(clock: Clock): MemoryStores {
     accounts: {
       async recordLogin({ sub, address, walletType, at }, event) {
         const existing = accounts.get(sub);
-        if (existing?.disabledAt) return undefined;
+        if (existing?.disabledAt || (existing && existing.walletType !== walletType)) return undefined;
         const account: Account = existing
           ? { ...existing, lastLoginAt: at, loginCount: existing.loginCount + 1 }
           : { id: randomUUID(), sub, address, walletType, firstLoginAt: at, lastLoginAt: at, loginCount: 1 };

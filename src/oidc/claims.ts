@@ -49,8 +49,9 @@ export function claimsFor(account: Account, resolved?: ResolvedName): AccountCla
   return {
     sub: account.sub,
     wallet_type: account.walletType,
-    // The address never moves to another person, unlike an ENS name, so brokers can key usernames on it.
-    preferred_username: account.address,
+    // The address never moves to another person, unlike an ENS name, so brokers can key usernames on it. A contract
+    // wallet's address on another chain is another account (another sub): its username names the chain too.
+    preferred_username: account.walletType === 'contract' ? account.sub : account.address,
     name: resolved?.name ?? displayName(account.address),
     ...(resolved ? { nickname: resolved.name } : {}),
     ...(resolved?.picture ? { picture: resolved.picture } : {}),

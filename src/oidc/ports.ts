@@ -20,8 +20,9 @@ export interface Account {
 export interface AccountStore {
   /**
    * Creates the account on first login, otherwise counts the login, and writes the login's
-   * event beside it when given: one statement, one round trip, either way. A disabled account is
-   * left as it is, with no event: undefined (the caller refuses the login with `account_disabled`).
+   * event beside it when given: one statement, one round trip, either way. A disabled account, or one whose wallet
+   * type differs (with SUB_FORMAT=caip10 an EOA and a contract at one address on one chain share a sub), is left as it
+   * is, with no event: undefined (the caller reads the account to say which).
    * The statement locks the account's row, so a login and a disable of it never interleave.
    */
   recordLogin(input: { sub: string; address: string; walletType: WalletType; at: Date }, event?: LoginEvent): Promise<Account | undefined>;

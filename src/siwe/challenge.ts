@@ -89,6 +89,8 @@ const rfc3339 = (d: Date) => d.toISOString();
 
 export function createSiweService(opts: SiweServiceOptions): SiweService {
   const allowed = new Set(opts.allowedChains);
+  /** Chain checks under way, by interaction, nonce and signature (askOnce). */
+  const inFlight = new Map<string, Promise<{ walletType: WalletType }>>();
   // EIP-4361 `domain` is the issuer's host with its port (siwe-oidc #91, #36).
   const domain = opts.issuer.host;
   const uri = opts.issuer.origin;
@@ -145,7 +147,7 @@ export function createSiweService(opts: SiweServiceOptions): SiweService {
       const issued = await opts.nonces.pending(nonce, interactionUid);
       if (!issued || issued.message !== message || opts.clock() >= issued.expiresAt) return undefined;
       try {
-        return { check, walletType: (await opts.verifier.checkOnChain(check)).walletType };
+        return { check, walletType: (await askOnce(`${interactionUid}\n${nonce}\n${signature}`, check)).walletType };
       } catch (err) {
         // A chain that could not be asked is not the attempt's fault: nothing is consumed, the same message can come again.
         if (err instanceof AppError && err.status < 500) return { check, refusal: err };
@@ -173,6 +175,19 @@ export function createSiweService(opts: SiweServiceOptions): SiweService {
       return { address: issued.address, chainId: issued.chainId, walletType, clientId: issued.clientId };
     },
   };
+
+  /**
+   * Concurrent copies of one signed answer share one question to the chain (in this process): a burst of copies of a
+   * pending challenge costs one RPC check, not one each. The entry goes as soon as the answer comes.
+   */
+  function askOnce(key: string, check: SignatureCheck): Promise<{ walletType: WalletType }> {
+    let asked = inFlight.get(key);
+    if (!asked) {
+      asked = opts.verifier.checkOnChain(check).finally(() => inFlight.delete(key));
+      inFlight.set(key, asked);
+    }
+    return asked;
+  }
 
   /** The signature's verdict: the proof made before the transaction when it checked exactly this, else the local check. */
   async function decide(check: SignatureCheck, proof: SignatureProof | undefined): Promise<WalletType> {

@@ -15,6 +15,8 @@ import type { Recover } from './recover.ts';
 
 /** EIP-6492's magic suffix: a signature ending with it wraps a counterfactual wallet's deployment. */
 const ERC6492_SUFFIX = '6492649264926492649264926492649264926492649264926492649264926492';
+/** ERC-8010's suffix (pre-delegated EIP-7702 accounts): viem would simulate the authorization it carries; not accepted here. */
+const ERC8010_SUFFIX = '8010801080108010801080108010801080108010801080108010801080108010';
 
 /**
  * The most RPC calls one check makes: `eth_chainId` at an endpoint's first use, then viem's calls (one
@@ -133,6 +135,11 @@ export function createContractVerifier(opts: ContractVerifierOptions): Signature
       if (!valid && unavailable) throw unavailable;
       return valid;
     } catch (err) {
+      if (!unavailable && !(err instanceof RpcUnavailable)) {
+        // The node answered, or nothing was asked: what failed is the signature's shape (viem could not decode it).
+        opts.logger.debug({ chainId, err: { message: (err as Error).message } }, 'contract wallet check: a signature the verifier could not read');
+        return false;
+      }
       const cause = unavailable ?? err;
       opts.logger.warn({ chainId, err: { message: (cause as Error).message } }, 'contract wallet check: the RPC gave no usable answer');
       throw new AppError('verifier_unavailable', `chain ${chainId} did not answer the signature check in time; try again`, { cause });
@@ -169,6 +176,9 @@ export function createContractVerifier(opts: ContractVerifierOptions): Signature
     async checkOnChain({ message, signature, address, chainId }) {
       const url = opts.rpcUrls.get(chainId);
       if (!url) throw new AppError('contract_wallet_unsupported', `contract wallets cannot sign in on chain ${chainId} here (no RPC configured)`);
+      if (signature.toLowerCase().endsWith(ERC8010_SUFFIX)) {
+        throw new AppError('bad_signature', 'ERC-8010 signatures (pre-delegated EIP-7702 accounts) are not accepted; sign with the account itself');
+      }
       if (!(await askChain(chainId, url, address, message, signature))) {
         throw new AppError('bad_signature', 'the signature was not made by the address in the message, nor accepted by its contract');
       }

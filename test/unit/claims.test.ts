@@ -60,12 +60,12 @@ describe('claimsFor', () => {
     });
   });
 
-  it('gives a known name as name and nickname, its avatar as picture, and keeps the address as preferred_username', () => {
+  it("gives a known name as name and nickname, its avatar as picture, and a contract wallet's chain-qualified sub as preferred_username", () => {
     const { address, account } = setup();
     assert.deepEqual(claimsFor({ ...account(`eip155:8453:${address}`), walletType: 'contract' }, { name: 'alice.eth', picture: 'https://a.example/p.png' }), {
       sub: `eip155:8453:${address}`,
       wallet_type: 'contract',
-      preferred_username: address,
+      preferred_username: `eip155:8453:${address}`,
       name: 'alice.eth',
       nickname: 'alice.eth',
       picture: 'https://a.example/p.png',

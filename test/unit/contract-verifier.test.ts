@@ -100,6 +100,17 @@ describe('createContractVerifier reading an RPC', () => {
     });
   }
 
+  it('refuses an ERC-8010 signature, even a malformed one, as bad_signature without asking: never a 503', async () => {
+    answer = { body: `{"jsonrpc":"2.0","id":$ID,"result":"0x${'00'.repeat(31)}01"}` };
+    const v = verifier();
+    await check(v); // the chain id check, out of the way
+    const before = calls.length;
+    for (const signature of [`0x${'8010'.repeat(16)}`, `0x${'11'.repeat(68)}${'8010'.repeat(16)}`]) {
+      await assert.rejects(check(v, signature), refusedWith('bad_signature'));
+    }
+    assert.equal(calls.length, before);
+  });
+
   it('ends a check that does not answer at its deadline: verifier_unavailable', async () => {
     answer = 'hang';
     await assert.rejects(check(verifier(200)), refusedWith('verifier_unavailable'));

@@ -8,6 +8,7 @@ import { buildStatement, createSiweService, MAX_CHALLENGES_PER_INTERACTION, type
 import { parseSiweMessage } from '../../src/siwe/conformance.ts';
 import { createEoaVerifier } from '../../src/siwe/eoa-verifier.ts';
 import { chooseRecover } from '../../src/siwe/recover.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 /** The NonceStore contract of src/db/nonces.ts in memory: nonce is the key, bound to one interaction, capped per interaction, consumed once. */
 function createMemoryNonceStore() {
@@ -336,6 +337,32 @@ describe('proveSignature, then verifyLogin with its proof', () => {
     assert.ok(proof && 'refusal' in proof);
     await assert.rejects(service.verifyLogin({ interactionUid: request.interactionUid, message, signature: bad, proof }), code('bad_signature'));
     await assert.rejects(service.verifyLogin({ interactionUid: request.interactionUid, message, signature: GOOD }), code('nonce_used'));
+  });
+
+  it('lets concurrent copies of one signed answer share one question to the chain', async () => {
+    const asked: SignatureCheck[] = [];
+    let answer!: () => void;
+    const gate = new Promise<void>((resolve) => (answer = resolve));
+    const verifier: SignatureVerifier = {
+      checkLocally: () => undefined,
+      async checkOnChain(check) {
+        asked.push(check);
+        await gate;
+        return { walletType: 'contract' };
+      },
+    };
+    const { challenge, service, request } = setup(verifier);
+    const { message } = await challenge();
+    const input = { interactionUid: request.interactionUid, message, signature: GOOD };
+    const copies = Array.from({ length: 5 }, () => service.proveSignature(input));
+    await eventually('the first copy to ask the chain', async () => (asked.length ? true : undefined));
+    answer();
+    const proofs = await Promise.all(copies);
+    assert.equal(asked.length, 1);
+    assert.ok(proofs.every((p) => p && 'walletType' in p && p.walletType === 'contract'));
+    // Once answered, the question is forgotten: a later copy asks again.
+    await service.proveSignature(input);
+    assert.equal(asked.length, 2);
   });
 
   it('lets a chain that cannot be asked reject before anything is used: the same message succeeds afterwards', async () => {
