@@ -185,7 +185,7 @@ const variables = z.object({
         'Wallets that sign with their own key (EOAs) never need one. On a chain without one, a contract wallet is refused with `contract_wallet_unsupported`. ' +
         'Each chain must be in `ALLOWED_CHAINS` or be `ENS_CHAIN`; at its first use each endpoint must answer `eth_chainId` with its chain id. ' +
         'URLs often carry an API key: they are never logged.',
-      unset: 'none: EOAs only, no ENS names',
+      unset: 'EOAs only, no ENS names',
       examples: ['1=https://eth.example/v2/KEY,8453=https://base.example'],
     }),
   RPC_TIMEOUT_MS: intIn(100, 60_000)
