@@ -39,6 +39,17 @@ export async function scrapeRpcCalls(metricsPort: number): Promise<number> {
   return total;
 }
 
+/** What every login load against `target` as `client` shares (runLoad's options without the counts). */
+export const loginLoad = (target: Target, client: BenchClient) =>
+  ({
+    issuer: target.issuer,
+    publicIssuer: target.publicIssuer,
+    clientId: client.client_id,
+    clientSecret: client.client_secret,
+    redirectUri: REDIRECT_URI,
+    mode: 'login',
+  }) as const;
+
 export async function measureLogins(target: Target, client: BenchClient, concurrency: number, count: number, wallets: Wallets = {}) {
   const pgBefore = new Map((await (target.pgPids?.() ?? Promise.resolve([]))).map((pid) => [pid, cpuMsOf(pid)]));
   const queriesBefore = (await target.queries?.()) ?? 0;
@@ -46,12 +57,7 @@ export async function measureLogins(target: Target, client: BenchClient, concurr
   const serverBefore = cpuMsOf(target.pid);
   const chainBefore = target.chainPid ? cpuMsOf(target.chainPid) : 0;
   const load = await runLoad({
-    issuer: target.issuer,
-    publicIssuer: target.publicIssuer,
-    clientId: client.client_id,
-    clientSecret: client.client_secret,
-    redirectUri: REDIRECT_URI,
-    mode: 'login',
+    ...loginLoad(target, client),
     concurrency,
     count,
     ...wallets,

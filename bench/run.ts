@@ -15,7 +15,7 @@ import { createContext, PROJECT_ROOT } from '../src/context.ts';
 import { createLogger } from '../src/logger.ts';
 import { registerClient } from '../src/oidc/clients.ts';
 import { blackHoleRpc, refusedRpc, startBenchChain, type BenchChain } from './contract-wallets.ts';
-import { measureLogins, measureStatic, REDIRECT_URI, scrapeRpcCalls, type BenchClient, type Target } from './measure.ts';
+import { loginLoad, measureLogins, measureStatic, REDIRECT_URI, scrapeRpcCalls, type BenchClient, type Target } from './measure.ts';
 import { canPin, round, runLoad, startNode, stop } from './processes.ts';
 
 const smoke = process.argv.includes('--smoke');
@@ -216,12 +216,7 @@ async function measureUnreachableRpc(walletsFile: string, startWalletOidc: Start
       // The attempts go on for as long as the EOA run alone took, beside the same EOA run again.
       const beside = runLoad({
         ...attempts(BLACK_HOLE_CHAIN),
-        issuer: target.issuer,
-        publicIssuer: target.publicIssuer,
-        clientId: client.client_id,
-        clientSecret: client.client_secret,
-        redirectUri: REDIRECT_URI,
-        mode: 'login',
+        ...loginLoad(target, client),
         concurrency: 4,
         count: Number.MAX_SAFE_INTEGER,
         maxSeconds: eoa.logins / eoa.loginsPerSecond,
