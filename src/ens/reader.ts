@@ -3,8 +3,8 @@
 // lookupAddress does both on its legacy path, used here because no Universal Resolver is configured), and
 // the name's `avatar` text record when it is a plain https URL. Nothing else is fetched: CCIP-read
 // (EIP-3668) is off, so a resolver cannot make this server request a URL of its choosing. Every call of
-// one read shares one deadline (RPC_TIMEOUT_MS), and a transport that tells "the chain answered: no name"
-// from "the chain could not be asked", which ethers folds together.
+// one read shares one deadline (RPC_TIMEOUT_MS), and a transport keeps apart a chain that answered
+// "no name" and a chain that could not be asked, which ethers folds together.
 import { EnsPlugin, ensNormalize, FetchRequest, isError, JsonRpcProvider, Network } from 'ethers';
 import type { NameAnswer } from './ports.ts';
 

@@ -3,7 +3,7 @@
 // wallet, EIP-6492 for one not deployed yet. viem's verifyHash does the chain part (one `eth_call` of the
 // EIP-6492 universal validator, deployless); this file bounds it: one RPC per chain (RPC_URLS), whose
 // chain id is checked at its first use, a deadline over every call of a check, a cap on their number, and
-// a transport that tells "the node answered no" (bad_signature) from "the node did not answer"
+// a transport that keeps apart a node that answered no (bad_signature) and a node that did not answer
 // (verifier_unavailable), which viem folds together.
 import { hashMessage } from 'ethers';
 import { createPublicClient, custom, type EIP1193RequestFn, type Hex } from 'viem';

@@ -72,6 +72,7 @@ function assertLoggedIn(result: Awaited<ReturnType<typeof openCallback>>, demo: 
   assert.equal(result.claims.preferred_username, wallet.address);
   assert.deepEqual(result.userinfo, {
     sub: wallet.address,
+    wallet_type: 'eoa',
     preferred_username: wallet.address,
     name: `${wallet.address.slice(0, 6)}…${wallet.address.slice(-4)}`,
   });
