@@ -6,7 +6,7 @@
 // a transport that keeps apart a node that answered no (bad_signature) and a node that did not answer
 // (verifier_unavailable), which viem folds together.
 import { hashMessage } from 'ethers';
-import { createPublicClient, custom, type EIP1193RequestFn, type Hex } from 'viem';
+import type { EIP1193RequestFn, Hex } from 'viem';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { checkEoaSignature } from './eoa-verifier.ts';
@@ -53,6 +53,13 @@ class RpcAnsweredError extends Error {
     super(message);
   }
 }
+
+/**
+ * viem, loaded at the first contract-wallet check: its import takes about 0.4 s, which neither EOA logins, nor the
+ * start of the server, nor any CLI command should pay.
+ */
+let viem: Promise<typeof import('viem')> | undefined;
+const loadViem = () => (viem ??= import('viem'));
 
 /** Whether a signature can only be a contract wallet's: not 64 or 65 bytes, or wrapped for EIP-6492. */
 export function needsChain(signature: string): boolean {
@@ -107,6 +114,8 @@ export function createContractVerifier(opts: ContractVerifierOptions): Signature
   const isRevert = (err: RpcAnsweredError) => err.code === 3 || /revert/i.test(err.message);
 
   async function askChain(chainId: number, url: URL, address: string, message: string, signature: string): Promise<boolean> {
+    // Loaded before the deadline starts: the first check of a process does not spend its RPC time on an import.
+    const { createPublicClient, custom } = await loadViem();
     const signal = AbortSignal.timeout(opts.timeoutMs);
     let calls = 0;
     /** The first reason the node gave no usable answer; viem turns such failures into `false`, so it is kept here. */
@@ -121,8 +130,8 @@ export function createContractVerifier(opts: ContractVerifierOptions): Signature
         throw err;
       }
     }) as EIP1193RequestFn;
-    const client = createPublicClient({ transport: custom({ request }, { retryCount: 0 }), batch: { multicall: false } });
     try {
+      const client = createPublicClient({ transport: custom({ request }, { retryCount: 0 }), batch: { multicall: false } });
       if (!checkedChains.has(chainId)) {
         const answered = Number(await client.getChainId());
         if (answered !== chainId) {
