@@ -10,6 +10,7 @@ import { AppError } from '../errors.ts';
 import type { LoginEvent } from '../observer.ts';
 import { subjectFor } from '../oidc/claims.ts';
 import { noteRequestClient } from '../request-context.ts';
+import { messageAddress } from '../siwe/message.ts';
 import { errorBoundary, sendJsonError } from './errors.ts';
 import {
   clientOf,
@@ -188,12 +189,6 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
 
 /** How a verify's transaction ended: signed in, refused (the refusal commits the nonce's use), or left the account alone. */
 type VerifyOutcome = { event: LoginEvent; boundChain: number | undefined; redirectTo: string } | { refusal: AppError } | { notRecorded: string };
-
-/** The address line of an EIP-4361 message, read without parsing the rest. */
-function messageAddress(message: string): string | undefined {
-  const line = message.split('\n', 2)[1];
-  return line !== undefined && /^0x[0-9a-fA-F]{40}$/.test(line) ? line : undefined;
-}
 
 /** Text from the caller fit for an audit row: printable, at most `max` characters, or undefined when empty. */
 function boundedText(value: string | undefined, max: number): string | undefined {

@@ -3,7 +3,7 @@
 import { getAddress } from 'ethers';
 import { AppError } from '../errors.ts';
 import type { Clock } from '../clock.ts';
-import { buildSiweMessage } from './message.ts';
+import { buildSiweMessage, messageAddress } from './message.ts';
 import { generateNonce } from './nonce.ts';
 import type { NonceStore, SignatureCheck, SignatureVerifier, WalletType } from './ports.ts';
 
@@ -75,9 +75,9 @@ const NONCE_LINE = /\nNonce: ([A-Za-z0-9]{8,})\n/;
 
 /** The address (EIP-4361's second line) and chain id a message names, read without parsing the rest. */
 function claimedSigner(message: string): { address: string; chainId: number } | undefined {
-  const address = message.split('\n', 2)[1];
+  const address = messageAddress(message);
   const chainId = message.match(/\nChain ID: ([1-9]\d{0,15})\n/)?.[1];
-  if (!address || !/^0x[0-9a-fA-F]{40}$/.test(address) || !chainId) return undefined;
+  if (!address || !chainId) return undefined;
   return { address, chainId: Number(chainId) };
 }
 

@@ -76,3 +76,9 @@ export function buildSiweMessage(fields: SiweFields): string {
   }
   return message.prepareMessage();
 }
+
+/** The address line of an EIP-4361 message (its second line), read without parsing the rest; undefined when it is not one. */
+export function messageAddress(message: string): string | undefined {
+  const line = message.split('\n', 2)[1];
+  return line !== undefined && /^0x[0-9a-fA-F]{40}$/.test(line) ? line : undefined;
+}
