@@ -57,7 +57,10 @@ export function setUpPhone() {
     }
   }
 
-  /** Asks where the link stands until the phone has signed, the link expired, or a newer link replaced it. */
+  /**
+   * Asks where the link stands until the phone has signed, the link expired, or a newer link replaced it.
+   * @param {number} mine the generation of the link watched
+   */
   async function watch(mine) {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
