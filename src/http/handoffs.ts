@@ -51,10 +51,7 @@ export interface HandoffOffer {
 }
 
 /** Where the handoff of a desktop's interaction stands; `signed` carries where the desktop continues. */
-export type HandoffStatus =
-  | { status: 'none' | 'waiting' | 'expired' }
-  | { status: 'opened'; code: string }
-  | { status: 'signed'; redirectTo: string };
+export type HandoffStatus = { status: 'none' | 'waiting' | 'expired' } | { status: 'opened'; code: string } | { status: 'signed'; redirectTo: string };
 
 /** What a phone's request is about: the handoff, its interaction, and the device's own hash. */
 export interface DeviceHandoff {

@@ -105,9 +105,12 @@ export function setUpHandoffExpiry(started) {
   const note = document.getElementById('handoff-expiry');
   const until = Date.parse(note?.dataset.claimUntil ?? '');
   if (!note || Number.isNaN(until)) return;
-  setTimeout(() => {
-    if (started()) return;
-    say(note, t('handoff.expired'), true);
-    for (const id of ['wallets', 'manual', 'wallet-apps']) document.getElementById(id)?.setAttribute('hidden', '');
-  }, Math.max(0, until - Date.now()));
+  setTimeout(
+    () => {
+      if (started()) return;
+      say(note, t('handoff.expired'), true);
+      for (const id of ['wallets', 'manual', 'wallet-apps']) document.getElementById(id)?.setAttribute('hidden', '');
+    },
+    Math.max(0, until - Date.now()),
+  );
 }
