@@ -190,8 +190,9 @@ export function createHandoffPage(app: AppContext, handoffs: Handoffs): Router {
       clientTosUri: client.tosUri,
       code: handoff.code,
       api: `/handoff/${String(ctx.params.secret)}`,
-      // Until the link is claimed, the page says when it stops working.
-      claimUntil: handoff.device ? undefined : handoff.claimUntil.toISOString(),
+      // Until the link is claimed, the page says when it stops working: in milliseconds from now, as the phone's own
+      // clock may be off by more than the whole window.
+      claimMs: handoff.device ? undefined : handoff.claimUntil.getTime() - app.clock().getTime(),
       deepLinks: walletDeepLinks(link),
       ...walletLoginData(app),
     });
