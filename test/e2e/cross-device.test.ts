@@ -128,6 +128,26 @@ describe('signing in on a phone for a desktop browser', { skip: skipWithoutBrows
     await refused((await phoneWith()).phone.page, link, 'handoff_used', 409);
   });
 
+  it('lets a phone without a wallet sign by hand, and tells it where the sign-in went on', async () => {
+    const { desktop, link } = await desktopOffer();
+    const account = Wallet.createRandom();
+    const phone = await h.open({ viewport: PHONE });
+    await phone.page.goto(link);
+    await waitForText(phone.status, text('error.noWallet'));
+    await phone.page.getByLabel(text('manual.address')).fill(account.address);
+    await phone.page.getByRole('button', { name: text('manual.getMessage') }).click();
+    const message = phone.page.getByLabel(text('manual.message'));
+    await message.waitFor();
+    await phone.page.getByLabel(text('manual.signature')).fill(await account.signMessage(await message.inputValue()));
+    await phone.page.getByRole('button', { name: text('manual.submit') }).click();
+    // Said in the page's own status line (no longer "no wallet"), not in the manual section, which goes away.
+    await waitForText(phone.status, text('handoff.done'));
+    assert.ok(await phone.status.isVisible());
+    assert.equal(await phone.status.getAttribute('class'), '');
+    assert.ok(await phone.page.locator('#manual').isHidden(), 'nothing more to sign');
+    assert.equal((await desktop.redeem()).sub, account.address);
+  });
+
   it('refuses the link to a second phone once the first asked for a message, and the first one still signs', async () => {
     const { desktop, link } = await desktopOffer();
     const first = await phoneWith();
