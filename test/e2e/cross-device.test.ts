@@ -128,6 +128,30 @@ describe('signing in on a phone for a desktop browser', { skip: skipWithoutBrows
     await refused((await phoneWith()).phone.page, link, 'handoff_used', 409);
   });
 
+  it('makes a link on a desktop with a wallet only when the phone section is opened, and continues to consent', async () => {
+    const desktop = await h.open({ wallets: [{ account: Wallet.createRandom(), info: walletInfo('Desk Wallet') }] });
+    const asked: string[] = [];
+    desktop.page.on('request', (req) => req.url().endsWith('/handoff') && asked.push(req.method()));
+    await desktop.goto();
+    await desktop.page.getByRole('button', { name: 'Desk Wallet' }).waitFor();
+    assert.equal(await desktop.page.locator('#phone').getAttribute('open'), null, 'closed while a wallet is here');
+    assert.ok(await desktop.page.locator('#phone-offer').isHidden());
+    assert.deepEqual(asked, [], 'no link is made for a closed section');
+
+    await desktop.page.getByText(text('phone.title')).click();
+    await waitForText(desktop.page.locator('#phone-status'), text('phone.waiting'));
+    assert.equal(asked[0], 'POST', 'the link is made when the section opens');
+    const { link } = await shown(desktop.page);
+    const { account, phone } = await phoneWith();
+    await phone.page.goto(link);
+    assert.equal(await phone.page.locator('.client-name').textContent(), 'Browser RP');
+    await phone.page.getByRole('button', { name: 'Alpha Wallet' }).click();
+    await waitForText(phone.status, text('handoff.done'));
+    // A third-party client: the desktop goes on by itself to its consent page, where its user allows.
+    assert.equal((await desktop.allow()).sub, account.address);
+    assert.equal(desktop.wallets[0]!.calls.length, 0, "the desktop's own wallet was never asked");
+  });
+
   it('lets a phone without a wallet sign by hand, and tells it where the sign-in went on', async () => {
     const { desktop, link } = await desktopOffer();
     const account = Wallet.createRandom();
