@@ -89,6 +89,7 @@ describe('signing in on a phone for a desktop browser', { skip: skipWithoutBrows
     await phone.page.getByRole('heading', { name: text('handoff.title') }).waitFor();
     assert.equal(await phone.page.locator('.confirmation-code').textContent(), code, 'the phone shows the desktop code');
     assert.equal(await phone.page.locator('.client-name').textContent(), 'Phone RP');
+    assert.equal(await phone.page.evaluate(() => document.documentElement.scrollWidth), PHONE.width, 'no sideways scrolling');
     const html = [await opened!.text(), await phone.page.content()];
 
     await phone.page.getByRole('button', { name: 'Alpha Wallet' }).click();
@@ -192,6 +193,8 @@ describe('signing in on a phone for a desktop browser', { skip: skipWithoutBrows
   it('expires a link nobody opened: the desktop offers a new code that works, and the old link is gone', async () => {
     const { desktop, link: old } = await desktopOffer(PHONE);
     const { page } = desktop;
+    // At a phone's width the long link wraps: no sideways scrolling.
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width);
     h.clock.advance(HANDOFF_TTL + 1);
     await waitForText(page.locator('#phone-status'), text('phone.expired'));
     assert.ok(await page.locator('#phone-offer').isHidden(), 'the expired QR code and link are taken away');
