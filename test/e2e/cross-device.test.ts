@@ -190,6 +190,32 @@ describe('signing in on a phone for a desktop browser', { skip: skipWithoutBrows
     assert.equal((await desktop.redeem()).sub, first.account.address);
   });
 
+  it('offers a new code while another device holds the link, as the refused phone is told to ask for', async () => {
+    const { desktop, link } = await desktopOffer();
+    const { page } = desktop;
+    const first = await phoneWith();
+    const held = first.phone.wallets[0]!.holdSignature();
+    await first.phone.page.goto(link);
+    await first.phone.page.getByRole('button', { name: 'Alpha Wallet' }).click();
+    await held.asked;
+    await waitForText(page.locator('#phone-status'), text('phone.opened'));
+
+    const second = await phoneWith();
+    await refused(second.phone.page, link, 'handoff_taken', 409);
+    await page.getByRole('button', { name: text('phone.newCode') }).click();
+    await waitForText(page.locator('#phone-status'), text('phone.waiting'));
+    const renewed = await shown(page);
+    assert.notEqual(renewed.link, link);
+
+    // The device that held the old link signs too late: that link is gone.
+    held.release();
+    await first.phone.page.locator('#status.error').waitFor();
+    await second.phone.page.goto(renewed.link);
+    await second.phone.page.getByRole('button', { name: 'Alpha Wallet' }).click();
+    await waitForText(second.phone.status, text('handoff.done'));
+    assert.equal((await desktop.redeem()).sub, second.account.address);
+  });
+
   it('expires a link nobody opened: the desktop offers a new code that works, and the old link is gone', async () => {
     const { desktop, link: old } = await desktopOffer(PHONE);
     const { page } = desktop;

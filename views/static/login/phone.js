@@ -79,7 +79,11 @@ export function setUpPhone() {
         window.location.assign(answer.redirectTo);
         return;
       }
-      if (answer.status === 'opened') say(line, t('phone.opened'));
+      if (answer.status === 'opened') {
+        say(line, t('phone.opened'));
+        // A device the user does not know may hold it: the refused phone is told to ask here for a new code.
+        newCode.hidden = false;
+      }
       if (answer.status === 'expired' || answer.status === 'none') {
         offerBox.hidden = true;
         say(line, t('phone.expired'), true);
