@@ -51,10 +51,7 @@ export interface HandoffOffer {
 }
 
 /** Where the handoff of a desktop's interaction stands; `signed` carries where the desktop continues. */
-export type HandoffStatus =
-  | { status: 'none' | 'waiting' | 'expired' }
-  | { status: 'opened'; code: string }
-  | { status: 'signed'; redirectTo: string };
+export type HandoffStatus = { status: 'none' | 'waiting' | 'expired' } | { status: 'opened'; code: string } | { status: 'signed'; redirectTo: string };
 
 /** What a phone's request is about: the handoff, its interaction, and the device's own hash. */
 export interface DeviceHandoff {
@@ -193,8 +190,9 @@ export function createHandoffPage(app: AppContext, handoffs: Handoffs): Router {
       clientTosUri: client.tosUri,
       code: handoff.code,
       api: `/handoff/${String(ctx.params.secret)}`,
-      // Until the link is claimed, the page says when it stops working.
-      claimUntil: handoff.device ? undefined : handoff.claimUntil.toISOString(),
+      // Until the link is claimed, the page says when it stops working: in milliseconds from now, as the phone's own
+      // clock may be off by more than the whole window.
+      claimMs: handoff.device ? undefined : handoff.claimUntil.getTime() - app.clock().getTime(),
       deepLinks: walletDeepLinks(link),
       ...walletLoginData(app),
     });

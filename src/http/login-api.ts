@@ -149,7 +149,16 @@ export function createLoginApi(app: AppContext, handoffs: Handoffs): Router<Logi
         Object.assign(ctx.state.login, { address: login.address, chainId: login.chainId, sub });
         await alsoOnce?.();
         const at = clock();
-        const event: LoginEvent = { ...eventBase(ctx), ...ctx.state.login, at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
+        const event: LoginEvent = {
+          ...eventBase(ctx),
+          ...ctx.state.login,
+          at,
+          outcome: 'success',
+          clientId,
+          address: login.address,
+          chainId: login.chainId,
+          sub,
+        };
         const account = await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
         // The account's row lock orders this against `accounts disable`: a disable that committed first is refused here;
         // after one that commits later, findAccount (oidc/claims.ts) refuses the session and tokens this login goes on to make.

@@ -1,5 +1,6 @@
-// Pictures of every page a user meets, at desktop and phone widths, saved to test/artifacts/
-// (<page>-<desktop|phone>.png) for review and the README. Each waits for the page's real content first.
+// Pictures of every page a user meets (signing on a phone too: the computer's and the phone's), at desktop and phone
+// widths, saved to test/artifacts/ (<page>-<desktop|phone>.png) for review and the README. Each waits for the page's
+// real content first.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
@@ -52,10 +53,35 @@ describe('screenshots of the login pages', { skip: skipWithoutBrowser }, () => {
       await screenshot(page, `logout-success-${size}`);
     });
 
+    it(`shows signing on a phone at ${size} width: the QR code and code waiting, the phone's page, and after signing`, async () => {
+      const desktop = await h.open({ viewport });
+      await desktop.goto();
+      await waitForText(desktop.page.locator('#phone-status'), text('phone.waiting'));
+      await desktop.page.waitForFunction(() => (document.getElementById('phone-qr') as HTMLImageElement).naturalWidth > 0);
+      await screenshot(desktop.page, `login-phone-waiting-${size}`);
+      const link = (await desktop.page.locator('#phone-link').getAttribute('href'))!;
+      const code = await desktop.page.locator('#phone-code').textContent();
+
+      const account = Wallet.createRandom();
+      const phone = await h.open({ viewport, wallets: [{ account, info: walletInfo('Alpha Wallet', '#d8584f') }] });
+      await phone.page.goto(link);
+      await phone.page.getByRole('button', { name: 'Alpha Wallet' }).waitFor();
+      assert.equal(await phone.page.locator('.confirmation-code').textContent(), code);
+      await phone.page.waitForFunction(() => (document.querySelector('img.logo') as HTMLImageElement | null)?.complete === true);
+      await screenshot(phone.page, `handoff-${size}`);
+
+      await phone.page.getByRole('button', { name: 'Alpha Wallet' }).click();
+      await waitForText(phone.status, text('handoff.done'));
+      await screenshot(phone.page, `handoff-done-${size}`);
+      assert.equal((await desktop.allow()).sub, account.address);
+    });
+
     it(`shows the pages for trouble at ${size} width: no wallet, wrong network, unknown interaction`, async () => {
       const bare = await h.open({ viewport });
       await bare.goto();
       await waitForText(bare.status, text('error.noWallet'));
+      // The phone section opens by itself and shows its QR code once the server made the link.
+      await waitForText(bare.page.locator('#phone-status'), text('phone.waiting'));
       await screenshot(bare.page, `login-no-wallet-${size}`);
 
       const wrong = await h.open({ viewport, wallets: [{ account: Wallet.createRandom(), chainId: 999999 }] });

@@ -1,9 +1,10 @@
-// A browser with no wallet: the page says so, then offers signing elsewhere (copy the message,
-// paste the signature), and the short link for a phone (wallet deep links, a QR code) that never carries the request.
+// A browser with no wallet: the page says so, then offers signing elsewhere (copy the message, paste the signature)
+// and on a phone: a one-time handoff link (a QR code, wallet deep links) that never carries the request; the phone's
+// side is test/e2e/cross-device.test.ts.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Signature, Wallet } from 'ethers';
-import { skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
+import { PHONE, skipWithoutBrowser, startHarness, text, waitForText, type Harness, type LoginPage } from '../helpers/e2e.ts';
 import { qrDataUrl } from '../../src/http/deep-links.ts';
 
 describe('the login page without a browser wallet', { skip: skipWithoutBrowser }, () => {
@@ -144,41 +145,35 @@ describe('the login page without a browser wallet', { skip: skipWithoutBrowser }
     assert.equal(await page.locator('#manual-sign').isHidden(), true, 'the earlier message and its submit button are gone');
   });
 
-  it('links to the sign-in in four wallet apps and shows a QR code for it, both through our short link', async () => {
-    const login = await openWithoutWallet({ viewport: { width: 360, height: 780 } });
+  it("offers signing on a phone: a handoff link as a QR code and in four wallet apps' deep links, with nothing of the request", async () => {
+    const login = await openWithoutWallet({ viewport: PHONE });
     const { page } = login;
-    const mobile = page.locator('#mobile');
-    assert.equal(await mobile.getAttribute('open'), '', 'the phone section opens by itself');
+    const phone = page.locator('#phone');
+    assert.equal(await phone.getAttribute('open'), '', 'the phone section opens by itself');
+    await waitForText(page.locator('#phone-status'), text('phone.waiting'));
+    const link = (await page.locator('#phone-link').getAttribute('href'))!;
+    assert.match(link, new RegExp(`^${h.server.issuer}/handoff/[A-Za-z0-9_-]{43}$`));
+    assert.match((await page.locator('#phone-code').textContent())!, /^\d{3} \d{3}$/);
 
-    const links = mobile.getByRole('link');
+    const links = page.locator('#phone-deep-links').getByRole('link');
     assert.deepEqual(await links.allTextContents(), ['MetaMask', 'Coinbase Wallet', 'Rainbow', 'Trust Wallet']);
-    const hrefs = await links.evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
-
-    // Each link holds the short link to this sign-in; the wallets' link services never see the RP's request.
-    const uid = new URL(page.url()).pathname.split('/').pop();
-    const short = `${h.server.issuer}/interaction/${uid}/elsewhere`;
-    assert.deepEqual(hrefs, [
+    // Each holds the handoff link: the wallets' link services never see the interaction or the RP's request.
+    assert.deepEqual(await links.evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href)), [
       // MetaMask's documented form is the URL without its scheme, not encoded (metamask.github.io/metamask-deeplinks).
-      `https://metamask.app.link/dapp/${short.replace(/^https?:\/\//, '')}`,
-      `https://go.cb-w.com/dapp?cb_url=${encodeURIComponent(short)}`,
-      `https://rnbwapp.com/dapp?url=${encodeURIComponent(short)}`,
-      `https://link.trustwallet.com/open_url?coin_id=60&url=${encodeURIComponent(short)}`,
+      `https://metamask.app.link/dapp/${link.replace(/^https?:\/\//, '')}`,
+      `https://go.cb-w.com/dapp?cb_url=${encodeURIComponent(link)}`,
+      `https://rnbwapp.com/dapp?url=${encodeURIComponent(link)}`,
+      `https://link.trustwallet.com/open_url?coin_id=60&url=${encodeURIComponent(link)}`,
     ]);
 
-    const qr = page.getByRole('img', { name: text('mobile.qrAlt') });
+    const qr = page.getByRole('img', { name: text('phone.qrAlt') });
     assert.ok(await qr.isVisible());
-    assert.equal(await qr.getAttribute('src'), await qrDataUrl(short), 'the QR code holds the same short link');
+    assert.equal(await qr.getAttribute('src'), await qrDataUrl(link), 'the QR code holds the same link');
     assert.ok(await qr.evaluate((img) => (img as HTMLImageElement).naturalWidth > 0), 'the QR image renders under the CSP');
 
-    // The phone (another browser, without the desktop's cookies) opens it: it is told to start from the
-    // application there, and gets nothing of the desktop's request (no login CSRF through the link).
-    const phone = await h.open({ viewport: { width: 360, height: 780 }, wallets: [{ account: Wallet.createRandom() }] });
-    await phone.page.goto(short);
-    await phone.page.getByRole('heading', { name: text('elsewhere.title') }).waitFor();
-    const open = phone.page.getByRole('link', { name: text('elsewhere.open', { client: 'Browser RP' }) });
-    assert.equal(await open.getAttribute('href'), 'https://rp.example');
-    const html = await phone.page.content();
-    assert.ok(!html.includes(login.url.searchParams.get('state')!), "the desktop request's state is not on the phone");
-    assert.ok(!html.includes(login.url.searchParams.get('code_challenge')!), 'nor its PKCE challenge');
+    const uid = new URL(page.url()).pathname.split('/').pop()!;
+    for (const secret of [uid, login.url.searchParams.get('state')!, login.url.searchParams.get('code_challenge')!]) {
+      assert.ok(!link.includes(secret) && !link.includes(encodeURIComponent(secret)), `the link holds ${secret}`);
+    }
   });
 });

@@ -70,12 +70,20 @@ export interface LoginPage {
   redeem(): Promise<oidc.IDToken>;
 }
 
+export type RelyingParty = Awaited<ReturnType<typeof createOpenidClient>>;
+
 export interface Harness {
   server: TestServer;
-  rp: Awaited<ReturnType<typeof createOpenidClient>>;
+  rp: RelyingParty;
   browser: Browser;
   clock: MovableClock;
-  open(opts?: { viewport?: { width: number; height: number }; wallets?: InjectedWallet[]; context?: BrowserContextOptions }): Promise<LoginPage>;
+  /** `rp`: the relying party whose authorization request the page opens (another client, such as a first-party one); the harness's by default. */
+  open(opts?: {
+    viewport?: { width: number; height: number };
+    wallets?: InjectedWallet[];
+    context?: BrowserContextOptions;
+    rp?: RelyingParty;
+  }): Promise<LoginPage>;
   /** Closes every context opened since the last call (afterEach). */
   closePages(): Promise<void>;
   close(): Promise<void>;
@@ -101,14 +109,19 @@ export async function startHarness(opts: { env?: Record<string, string>; databas
   const browser = await launchBrowser();
   let contexts: BrowserContext[] = [];
 
-  async function open({ viewport = DESKTOP, wallets = [], context: contextOptions = {} }: Parameters<Harness['open']>[0] = {}): Promise<LoginPage> {
+  async function open({
+    viewport = DESKTOP,
+    wallets = [],
+    context: contextOptions = {},
+    rp: client = rp,
+  }: Parameters<Harness['open']>[0] = {}): Promise<LoginPage> {
     const context = await browser.newContext({ viewport, ...contextOptions });
     contexts.push(context);
     await context.route(RP_LOGO_URI, (route) => route.fulfill({ status: 200, contentType: 'image/svg+xml', body: RP_LOGO_SVG }));
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
     const controls = await injectWallets(page, wallets);
-    const { url, checks } = await rp.authorize();
+    const { url, checks } = await client.authorize();
 
     // The RP is not running: its redirect URI is seen as the browser asks for it. Chromium does not
     // route a redirect's target; it retries the failed navigation about a second later, and that
@@ -136,7 +149,7 @@ export async function startHarness(opts: { env?: Record<string, string>; databas
       }
     };
     const redeem = async () => {
-      const tokens = await oidc.authorizationCodeGrant(rp.config, await callback(), checks);
+      const tokens = await oidc.authorizationCodeGrant(client.config, await callback(), checks);
       return tokens.claims()!;
     };
 

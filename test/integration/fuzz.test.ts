@@ -4,9 +4,10 @@
 // a 5xx and nothing may be logged at error level. Deterministic: a fixed list plus seeded random bytes.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
+import { Wallet } from 'ethers';
 import { pino } from 'pino';
 import { describeEachDatabase } from '../helpers/db.ts';
-import { createAgent, startLogin } from '../helpers/login.ts';
+import { createAgent, postJson, startLogin } from '../helpers/login.ts';
 import { rawRequest, type RawRequest } from '../helpers/raw-http.ts';
 import { REDIRECT_URI, startTestServer, type TestServer } from '../helpers/server.ts';
 import { relyingParty } from '../helpers/raw-rp.ts';
@@ -69,9 +70,11 @@ interface Route {
   params: Record<string, string>;
   /** JSON routes of the login API. */
   json?: boolean;
+  /** The cookie sent instead of the desktop's interaction cookie (a phone's, on its handoff link). */
+  cookie?: string;
 }
 
-function routes(t: { client: StoredClient; uid: string; discovery: Record<string, unknown> }): Route[] {
+function routes(t: { client: StoredClient; uid: string; discovery: Record<string, unknown>; handoff: string; phoneCookie: string }): Route[] {
   const auth = { client_id: t.client.client_id, client_secret: t.client.client_secret! };
   const endpoint = (key: string) => new URL(String(t.discovery[key])).pathname;
   const authorization = {
@@ -110,9 +113,19 @@ function routes(t: { client: StoredClient; uid: string; discovery: Record<string
     { path: endpoint('jwks_uri'), methods: ['GET'], params: {} },
     { path: '/.well-known/openid-configuration', methods: ['GET'], params: {} },
     { path: interaction, methods: ['GET'], params: {} },
-    { path: `${interaction}/elsewhere`, methods: ['GET'], params: {} },
     { path: `${interaction}/challenge`, methods: ['POST'], params: { address: '0x0000000000000000000000000000000000000000', chainId: '1' }, json: true },
     { path: `${interaction}/verify`, methods: ['POST'], params: { message: 'm', signature: '0x00' }, json: true },
+    // The phone's side of a handoff (its device claimed the link), before the desktop's own routes replace the link.
+    { path: t.handoff, methods: ['GET'], params: {}, cookie: t.phoneCookie },
+    {
+      path: `${t.handoff}/challenge`,
+      methods: ['POST'],
+      params: { address: '0x0000000000000000000000000000000000000000', chainId: '1' },
+      json: true,
+      cookie: t.phoneCookie,
+    },
+    { path: `${t.handoff}/verify`, methods: ['POST'], params: { message: 'm', signature: '0x00' }, json: true, cookie: t.phoneCookie },
+    { path: `${interaction}/handoff`, methods: ['GET', 'POST'], params: {}, json: true },
     { path: `${interaction}/confirm`, methods: ['POST'], params: {} },
     { path: `${interaction}/abort`, methods: ['GET', 'POST'], params: {} },
     { path: '/healthz', methods: ['GET'], params: {} },
@@ -129,8 +142,8 @@ const query = (params: Record<string, string>, replace?: [string, string]) =>
     .join('&');
 
 /** Every request shape for one route, labelled. */
-function* shapes(route: Route, cookie: string): Generator<[string, RawRequest]> {
-  const form = { 'content-type': 'application/x-www-form-urlencoded', cookie, accept: 'application/json' };
+function* shapes(route: Route, interactionCookie: string): Generator<[string, RawRequest]> {
+  const form = { 'content-type': 'application/x-www-form-urlencoded', cookie: route.cookie ?? interactionCookie, accept: 'application/json' };
   const names = Object.keys(route.params).length ? Object.keys(route.params) : ['x'];
   for (const method of route.methods) {
     const send = (q: string, body?: string | Buffer, headers: Record<string, string> = {}): RawRequest =>
@@ -201,7 +214,7 @@ function suite(backend: Parameters<Parameters<typeof describeEachDatabase>[1]>[0
   const lines: string[] = [];
   let server: TestServer;
   let drop: () => Promise<void>;
-  let t: { client: StoredClient; uid: string; cookie: string; discovery: Record<string, unknown> };
+  let t: { client: StoredClient; uid: string; cookie: string; discovery: Record<string, unknown>; handoff: string; phoneCookie: string };
   before(async () => {
     const db = await backend.create();
     drop = () => db.drop();
@@ -212,7 +225,14 @@ function suite(backend: Parameters<Parameters<typeof describeEachDatabase>[1]>[0
     const uid = await startLogin(agent, relyingParty(server).authorization(client).url);
     const cookie = await agent.jar.getCookieString(`${server.issuer}/interaction/${uid}`);
     const discovery = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-    t = { client, uid, cookie, discovery };
+    // A link for signing on a phone, claimed by a phone asking for a message: the fuzzed phone requests carry its cookie.
+    const { link } = (await postJson<{ link: string }>(agent, `/interaction/${uid}/handoff`, {})).body;
+    const handoff = new URL(link).pathname;
+    const phone = createAgent(server.issuer);
+    assert.equal((await postJson(phone, `${handoff}/challenge`, { address: Wallet.createRandom().address, chainId: 1 })).status, 200);
+    const phoneCookie = await phone.jar.getCookieString(link);
+    assert.match(phoneCookie, /^wallet_oidc_handoff=/);
+    t = { client, uid, cookie, discovery, handoff, phoneCookie };
   });
   after(async () => {
     await server?.close();

@@ -210,9 +210,18 @@ function suite(start: (clock: () => Date) => Promise<{ server: TestServer; stop(
     // A verify from a device that never claimed the link.
     const unclaimed = await phoneVerify(phone, link, 'Nonce: 12345678\n', `0x${'11'.repeat(65)}`);
     assert.deepEqual([unclaimed.status, unclaimed.body.error], [409, 'handoff_taken']);
-    const wrongType = await phone.fetch(new URL(`${phoneApi(link)}/challenge`, server.issuer), { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } });
+    const wrongType = await phone.fetch(new URL(`${phoneApi(link)}/challenge`, server.issuer), {
+      method: 'POST',
+      body: 'x',
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(wrongType.status, 415);
-    const crossSite = await postJson(phone, `${phoneApi(link)}/challenge`, { address: Wallet.createRandom().address, chainId: 1 }, { headers: { origin: 'https://evil.example' } });
+    const crossSite = await postJson(
+      phone,
+      `${phoneApi(link)}/challenge`,
+      { address: Wallet.createRandom().address, chainId: 1 },
+      { headers: { origin: 'https://evil.example' } },
+    );
     assert.deepEqual([crossSite.status, crossSite.body.error], [400, 'invalid_request']);
     const badBody = await phoneChallenge(phone, link, 'not-an-address');
     assert.deepEqual([badBody.status, badBody.body.error], [400, 'address_invalid']);
@@ -247,7 +256,10 @@ describe('signing on another device: rate limits', () => {
     const { link } = (await offer(desktop, uid)).body;
     const phone = createAgent(server.issuer);
     const burst = await Promise.all(Array.from({ length: 6 }, () => phoneChallenge(phone, link, Wallet.createRandom().address)));
-    assert.ok(burst.some((a) => a.status === 429 && a.body.error === 'rate_limited'), burst.map((a) => a.status).join(' '));
+    assert.ok(
+      burst.some((a) => a.status === 429 && a.body.error === 'rate_limited'),
+      burst.map((a) => a.status).join(' '),
+    );
     const polls = await Promise.all(Array.from({ length: 8 }, () => status(desktop, uid)));
     assert.deepEqual(polls.map((p) => p.status).sort(), [200, 200, 200, 200, 200, 429, 429, 429]);
   });

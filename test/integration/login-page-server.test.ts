@@ -1,11 +1,11 @@
-// The login page's server side: the short link that carries a sign-in to a phone (deep links and QR
-// code), what the page shows of the client, and consent whose earlier grant has gone meanwhile.
+// The login page's server side: the link that carries a sign-in to a phone (deep links and QR code; the
+// rest of it is handoff.test.ts), what the page shows of the client, and consent whose earlier grant has gone meanwhile.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Wallet } from 'ethers';
 import { describeEachDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestServer, REDIRECT_URI, type TestServer } from '../helpers/server.ts';
-import { createAgent, followToClient, signIn, startLogin, type Agent } from '../helpers/login.ts';
+import { createAgent, followToClient, postJson, signIn, startLogin, type Agent } from '../helpers/login.ts';
 import { qrDataUrl } from '../../src/http/deep-links.ts';
 import type { StoredClient } from '../../src/oidc/ports.ts';
 
@@ -71,68 +71,83 @@ describeEachDatabase("the login page's server side", (backend) => {
     return res.text();
   }
 
-  describe('the short link to this sign-in (/interaction/:uid/elsewhere)', () => {
-    it('is what the wallet deep links and the QR code hold, not the request itself', async () => {
+  /** The desktop asks for a link to sign on a phone (http/handoffs.ts), as its page does when the phone section opens. */
+  async function handoffOffer(agent: Agent, uid: string) {
+    const res = await postJson<{ link: string; code: string; qr: string; deepLinks: { wallet: string; href: string }[] }>(
+      agent,
+      `/interaction/${uid}/handoff`,
+      {},
+    );
+    assert.equal(res.status, 201);
+    return res.body;
+  }
+
+  describe('the link for signing on a phone (/handoff/:secret)', () => {
+    it('is what the wallet deep links and the QR code hold, made when asked; the login page holds neither it nor the request', async () => {
       const agent = createAgent(server.issuer);
       const uid = await startLogin(agent, authorizationUrl(client));
       const html = await loginPage(agent, uid);
-      const short = `${server.issuer}/interaction/${uid}/elsewhere`;
-      assert.ok(html.includes(`https://go.cb-w.com/dapp?cb_url=${encodeURIComponent(short)}`));
-      assert.ok(html.includes(`https://metamask.app.link/dapp/${short.replace(/^http:\/\//, '')}`));
-      assert.ok(html.includes(await qrDataUrl(short)), 'the QR code encodes the short link');
+      assert.ok(!html.includes('/handoff/'), 'no link until the page asks for one');
       assert.ok(!html.includes('code_challenge='), "the RP's request appears nowhere on the page");
+      const { link, qr, deepLinks } = await handoffOffer(agent, uid);
+      assert.match(link, new RegExp(`^${server.issuer}/handoff/[A-Za-z0-9_-]{43}$`));
+      assert.equal(qr, await qrDataUrl(link), 'the QR code encodes the link');
+      assert.deepEqual(
+        deepLinks.map((d) => d.href),
+        [
+          `https://metamask.app.link/dapp/${link.replace(/^http:\/\//, '')}`,
+          `https://go.cb-w.com/dapp?cb_url=${encodeURIComponent(link)}`,
+          `https://rnbwapp.com/dapp?url=${encodeURIComponent(link)}`,
+          `https://link.trustwallet.com/open_url?coin_id=60&url=${encodeURIComponent(link)}`,
+        ],
+      );
     });
 
-    it('renders the login page for a request with a 4 kB state (a QR code of the request would not fit)', async () => {
+    it('stays as short for a request with a 4 kB state (a QR code of the request would not fit)', async () => {
       const agent = createAgent(server.issuer);
       const uid = await startLogin(agent, authorizationUrl(client, { state: 's'.repeat(4096) }));
-      assert.match(await loginPage(agent, uid), /\/elsewhere/);
+      await loginPage(agent, uid);
+      const { link, qr } = await handoffOffer(agent, uid);
+      assert.equal(link.length, `${server.issuer}/handoff/`.length + 43);
+      assert.equal(qr, await qrDataUrl(link));
     });
 
-    it("never gives another device the RP's request: it says to start from the application there (no login CSRF)", async () => {
+    it("never gives the phone the RP's request, nor the desktop's interaction (no login CSRF)", async () => {
       const desktop = createAgent(server.issuer);
-      const request = authorizationUrl(client, { login_hint: 'someone', nonce: 'n-0S6_WzA2Mj' });
-      const uid = await startLogin(desktop, request);
-      const attacker = createAgent(server.issuer); // holds the link, not the desktop's cookie
-      const res = await attacker.fetch(new URL(`/interaction/${uid}/elsewhere`, server.issuer), { redirect: 'manual' });
+      const uid = await startLogin(desktop, authorizationUrl(client, { login_hint: 'hint-7Qx9', nonce: 'n-0S6_WzA2Mj' }));
+      const { link } = await handoffOffer(desktop, uid);
+      const phone = createAgent(server.issuer); // holds the link, not the desktop's cookie
+      const res = await phone.fetch(link, { redirect: 'manual' });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('cache-control'), 'no-store');
       const html = await res.text();
-      assert.match(html, /Continue on this device/);
       assert.ok(html.includes('href="https://rp.example.com"'), "a link to the client's home page");
-      for (const secret of [PKCE.code_challenge, 'n-0S6_WzA2Mj', encodeURIComponent(REDIRECT_URI), REDIRECT_URI, '/auth?']) {
+      for (const secret of [uid, PKCE.code_challenge, 'n-0S6_WzA2Mj', 'hint-7Qx9', encodeURIComponent(REDIRECT_URI), REDIRECT_URI, '/auth?', '/interaction/']) {
         assert.ok(!html.includes(secret), `the page does not carry ${secret}`);
       }
       // Nor can the link holder use the interaction itself: it is bound to the desktop's cookie.
-      const challenge = await attacker.fetch(new URL(`/interaction/${uid}/challenge`, server.issuer), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ address: Wallet.createRandom().address, chainId: 1 }),
-      });
-      assert.equal(challenge.status, 400);
-      assert.equal(((await challenge.json()) as { error: string }).error, 'interaction_not_found');
+      const challenge = await postJson<{ error: string }>(phone, `/interaction/${uid}/challenge`, { address: Wallet.createRandom().address, chainId: 1 });
+      assert.deepEqual([challenge.status, challenge.body.error], [400, 'interaction_not_found']);
     });
 
-    it("sends the other device to the client's initiate_login_uri when it registered one (third-party-initiated login)", async () => {
-      const rp = await server.addClient({ initiate_login_uri: 'https://rp.example.com/login?from=wallet-oidc' });
-      const uid = await startLogin(createAgent(server.issuer), authorizationUrl(rp));
-      const res = await fetch(new URL(`/interaction/${uid}/elsewhere`, server.issuer), { redirect: 'manual' });
-      assert.equal(res.status, 302);
-      const target = new URL(res.headers.get('location')!);
-      assert.equal(target.href, `https://rp.example.com/login?from=wallet-oidc&iss=${encodeURIComponent(server.issuer)}`);
-    });
-
-    it('explains a sign-in that has ended or never existed, as a page and as JSON', async () => {
-      const page = await fetch(new URL('/interaction/no-such-interaction/elsewhere', server.issuer), { redirect: 'manual' });
-      assert.equal(page.status, 400);
-      assert.match(page.headers.get('content-type')!, /text\/html/);
-      assert.match(await page.text(), /interaction_not_found/);
-      const json = await fetch(new URL('/interaction/no-such-interaction/elsewhere', server.issuer), {
-        headers: { accept: 'application/json' },
-        redirect: 'manual',
-      });
-      assert.equal(json.status, 400);
-      assert.equal(((await json.json()) as { error: string }).error, 'interaction_not_found');
+    it('explains a link that is malformed, unknown or whose sign-in has ended, as a page and as JSON', async () => {
+      const phone = createAgent(server.issuer);
+      for (const bad of [`${server.issuer}/handoff/x`, `${server.issuer}/handoff/${'A'.repeat(43)}`]) {
+        const page = await phone.fetch(bad, { redirect: 'manual' });
+        assert.equal(page.status, 404, bad);
+        assert.match(page.headers.get('content-type')!, /text\/html/);
+        assert.match(await page.text(), /handoff_not_found/);
+        const json = await postJson<{ error: string }>(phone, `${new URL(bad).pathname}/challenge`, { address: Wallet.createRandom().address, chainId: 1 });
+        assert.deepEqual([json.status, json.body.error], [404, 'handoff_not_found'], bad);
+      }
+      // The desktop cancels (its result is saved; the browser has not gone back to the RP yet): the link leads nowhere.
+      const desktop = createAgent(server.issuer);
+      const uid = await startLogin(desktop, authorizationUrl(client));
+      const { link } = await handoffOffer(desktop, uid);
+      assert.equal((await desktop.fetch(new URL(`/interaction/${uid}/abort`, server.issuer), { redirect: 'manual' })).status, 303);
+      const ended = await phone.fetch(link, { redirect: 'manual' });
+      assert.equal(ended.status, 409);
+      assert.match(await ended.text(), /<code>wrong_prompt<\/code>/);
     });
   });
 

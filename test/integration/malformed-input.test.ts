@@ -1,7 +1,7 @@
 // Malformed input never answers 5xx. The input gate refuses NUL and other controls, invalid UTF-8 and
 // percent-encoding and compressed bodies before any route or the database; a NUL the gate cannot see
-// (inside a JWT) finds nothing in the database; a malformed interaction uid is refused without a
-// lookup or an audit row. Runs on Postgres (where NUL used to give 500s), PGlite and the in-memory stores.
+// (inside a JWT) finds nothing in the database; a malformed interaction uid or handoff secret is refused
+// without a lookup or an audit row. Runs on Postgres (where NUL used to give 500s), PGlite and the in-memory stores.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createAgent, startLogin, type Agent } from '../helpers/login.ts';
@@ -62,7 +62,8 @@ function suite(start: () => Promise<{ server: TestServer; stop(): Promise<void> 
       ['bearer token', '/me', { headers: { authorization: `Bearer ${encodeURIComponent(nul)}` } }],
       ['client id at /auth', `/auth?client_id=${encodeURIComponent(nul)}&response_type=code&scope=openid`, JSON_ACCEPT],
       ['interaction uid', `/interaction/${encodeURIComponent(nul)}`, JSON_ACCEPT],
-      ['interaction uid (elsewhere)', `/interaction/${encodeURIComponent(nul)}/elsewhere`, JSON_ACCEPT],
+      ['interaction uid (handoff status)', `/interaction/${encodeURIComponent(nul)}/handoff`, JSON_ACCEPT],
+      ['handoff secret', `/handoff/${encodeURIComponent(nul)}`, JSON_ACCEPT],
     ];
     const before = queries;
     for (const [name, path, init] of shapes) {
@@ -128,7 +129,8 @@ function suite(start: () => Promise<{ server: TestServer; stop(): Promise<void> 
     for (const bad of [uid.slice(1), `${uid}x`, `${uid.slice(0, 42)}!`, 'x'.repeat(2000)]) {
       for (const [path, method] of [
         [`/interaction/${bad}`, 'GET'],
-        [`/interaction/${bad}/elsewhere`, 'GET'],
+        [`/interaction/${bad}/handoff`, 'GET'],
+        [`/interaction/${bad}/handoff`, 'POST'],
         [`/interaction/${bad}/challenge`, 'POST'],
         [`/interaction/${bad}/verify`, 'POST'],
       ] as const) {
@@ -139,6 +141,39 @@ function suite(start: () => Promise<{ server: TestServer; stop(): Promise<void> 
         });
         assert.equal(res.status, 400, path);
         assert.equal(await errorOf(res), 'interaction_not_found', path);
+      }
+    }
+    assert.equal(queries, before, 'no statement reached the database');
+    assert.equal((await loginEvents()).length, eventsBefore, 'no login event was recorded');
+  });
+
+  it('refuses a malformed handoff secret with 404 handoff_not_found, without a database read or a login event', async () => {
+    const { agent, uid } = await atLogin();
+    const offer = await agent.fetch(new URL(`/interaction/${uid}/handoff`, server.issuer), {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const secret = new URL(((await offer.json()) as { link: string }).link).pathname.split('/').pop()!;
+    const phone = createAgent(server.issuer);
+    const eventsBefore = (await loginEvents()).length;
+    const before = queries;
+    for (const bad of [secret.slice(1), `${secret}x`, `${secret.slice(0, 42)}!`, `${secret.slice(0, 42)}%2F`, 'x'.repeat(2000)]) {
+      for (const [path, method] of [
+        [`/handoff/${bad}`, 'GET'],
+        [`/handoff/${bad}/challenge`, 'POST'],
+        [`/handoff/${bad}/verify`, 'POST'],
+      ] as const) {
+        const res = await phone.fetch(new URL(path, server.issuer), {
+          method,
+          headers: { accept: 'application/json', 'content-type': 'application/json' },
+          ...(method === 'POST' ? { body: '{}' } : {}),
+        });
+        assert.equal(res.status, 404, path);
+        const body = await res.text();
+        // The page is HTML (a browser opened a link); the contract answers JSON.
+        if (method === 'GET') assert.match(body, /<code>handoff_not_found<\/code>/, path);
+        else assert.equal((JSON.parse(body) as { error: string }).error, 'handoff_not_found', path);
       }
     }
     assert.equal(queries, before, 'no statement reached the database');

@@ -1,6 +1,7 @@
 // @ts-check
 // The server side of the login contract (docs/login-contract.md): ask for a challenge, send its signature.
 /** @import { ChallengeAnswer, ServerErrorBody, VerifyAnswer } from './types.js' */
+import { status } from './dom.js';
 import { api } from './page-data.js';
 import { t } from './texts.js';
 
@@ -93,7 +94,7 @@ export async function verify(signed, opts = {}) {
  * Goes where a verify's answer says: on to the application, or, on a phone the login was handed to, nowhere (the
  * computer goes on by itself): this page then offers nothing more to sign.
  * @param {VerifyAnswer} answer
- * @param {(text: string) => void} say the status line to tell
+ * @param {(text: string) => void} say the status line to tell on the way to the application
  */
 export function leave(answer, say) {
   if ('redirectTo' in answer) {
@@ -101,6 +102,7 @@ export function leave(answer, say) {
     window.location.assign(answer.redirectTo);
     return;
   }
-  say(t('handoff.done'));
+  // In the page's own status line: the line `say` tells may be manual signing's, inside the section hidden here.
+  status(t('handoff.done'));
   for (const id of ['wallets', 'manual', 'wallet-apps', 'handoff-expiry']) document.getElementById(id)?.setAttribute('hidden', '');
 }

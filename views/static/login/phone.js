@@ -79,7 +79,11 @@ export function setUpPhone() {
         window.location.assign(answer.redirectTo);
         return;
       }
-      if (answer.status === 'opened') say(line, t('phone.opened'));
+      if (answer.status === 'opened') {
+        say(line, t('phone.opened'));
+        // A device the user does not know may hold it: the refused phone is told to ask here for a new code.
+        newCode.hidden = false;
+      }
       if (answer.status === 'expired' || answer.status === 'none') {
         offerBox.hidden = true;
         say(line, t('phone.expired'), true);
@@ -97,17 +101,21 @@ export function setUpPhone() {
 }
 
 /**
- * On a phone's page: a link nobody has claimed stops working at its data-claim-until. If no attempt has started by
- * then (which would have claimed it), the page says so; an attempt that claimed it in time goes on.
+ * On a phone's page: a link nobody has claimed stops working data-claim-ms after the page was served (counted from
+ * then, not by this device's clock, which may be off). If no attempt has started by then (which would have claimed
+ * it), the page says so; an attempt that claimed it in time goes on.
  * @param {() => boolean} started whether this page has asked for a message to sign
  */
 export function setUpHandoffExpiry(started) {
   const note = document.getElementById('handoff-expiry');
-  const until = Date.parse(note?.dataset.claimUntil ?? '');
-  if (!note || Number.isNaN(until)) return;
-  setTimeout(() => {
-    if (started()) return;
-    say(note, t('handoff.expired'), true);
-    for (const id of ['wallets', 'manual', 'wallet-apps']) document.getElementById(id)?.setAttribute('hidden', '');
-  }, Math.max(0, until - Date.now()));
+  const left = Number(note?.dataset.claimMs);
+  if (!note || !Number.isFinite(left)) return;
+  setTimeout(
+    () => {
+      if (started()) return;
+      say(note, t('handoff.expired'), true);
+      for (const id of ['wallets', 'manual', 'wallet-apps']) document.getElementById(id)?.setAttribute('hidden', '');
+    },
+    Math.max(0, left),
+  );
 }
