@@ -316,7 +316,7 @@ const variables = z.object({
     }),
   LOGIN_RATE_LIMIT: perMinute(600).meta({
     description:
-      'Requests per minute from one client IP to the login API (`/interaction/<uid>/challenge`, `/verify` and `POST /handoff`, and a phone\'s `/handoff/<secret>/challenge` and `/verify`; a sign-in needs two or three). ' +
+      "Requests per minute from one client IP to the login API (`/interaction/<uid>/challenge`, `/verify` and `POST /handoff`, and a phone's `/handoff/<secret>/challenge` and `/verify`; a sign-in needs two or three). " +
       RATE_LIMIT_NOTE,
   }),
   VERIFY_ADDRESS_RATE_LIMIT: perMinute(30).meta({

@@ -146,7 +146,14 @@ describeEachDatabase('storage', (backend) => {
     it('deletes handoff links once their interaction ended beyond the grace, whatever their claim window said', async () => {
       const now = new Date();
       const at = (ms: number) => new Date(now.getTime() + ms);
-      const handoff = (expiresAt: Date) => ({ id: ctx.newId('h'), interactionUid: ctx.newId('uid'), code: '123 456', createdAt: at(-DAY), claimUntil: at(-DAY), expiresAt });
+      const handoff = (expiresAt: Date) => ({
+        id: ctx.newId('h'),
+        interactionUid: ctx.newId('uid'),
+        code: '123 456',
+        createdAt: at(-DAY),
+        claimUntil: at(-DAY),
+        expiresAt,
+      });
       const gone = handoff(at(-(SWEEP_GRACE_SECONDS * 1000 + MINUTE)));
       const kept = handoff(at(5 * MINUTE));
       for (const h of [gone, kept]) await ctx.handoffs.create(h);
@@ -158,7 +165,14 @@ describeEachDatabase('storage', (backend) => {
     it('keeps one handoff per interaction: a new link replaces the old one whole, claim and all', async () => {
       const now = new Date();
       const interactionUid = ctx.newId('uid');
-      const first = { id: ctx.newId('h'), interactionUid, code: '111 111', createdAt: now, claimUntil: new Date(now.getTime() + MINUTE), expiresAt: new Date(now.getTime() + DAY) };
+      const first = {
+        id: ctx.newId('h'),
+        interactionUid,
+        code: '111 111',
+        createdAt: now,
+        claimUntil: new Date(now.getTime() + MINUTE),
+        expiresAt: new Date(now.getTime() + DAY),
+      };
       await ctx.handoffs.create(first);
       assert.equal(await ctx.handoffs.claim(first.id, 'device-a', now), true);
       const second = { ...first, id: ctx.newId('h'), code: '222 222' };
@@ -173,7 +187,14 @@ describeEachDatabase('storage', (backend) => {
 
     it('lets exactly one of many concurrent claims and one of many concurrent signatures through', async () => {
       const now = new Date();
-      const h = { id: ctx.newId('h'), interactionUid: ctx.newId('uid'), code: '333 333', createdAt: now, claimUntil: new Date(now.getTime() + MINUTE), expiresAt: new Date(now.getTime() + DAY) };
+      const h = {
+        id: ctx.newId('h'),
+        interactionUid: ctx.newId('uid'),
+        code: '333 333',
+        createdAt: now,
+        claimUntil: new Date(now.getTime() + MINUTE),
+        expiresAt: new Date(now.getTime() + DAY),
+      };
       await ctx.handoffs.create(h);
       const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => ctx.handoffs.claim(h.id, `device-${i}`, now)));
       assert.equal(claims.filter(Boolean).length, 1);
