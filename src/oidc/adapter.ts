@@ -85,8 +85,9 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
     async upsert(id, payload, expiresIn) {
       // A session without an account holds nothing worth keeping (a logged-out browser, a logout without
       // a session, a stale cookie): oidc-provider would save one for each such request, for ttl.Session. The device flow's
-      // user-code form is the exception: it keeps its xsrf secret in the session's `state` (lib/shared/xsrf.js).
-      if (model === 'Session' && !payload.accountId && !payload.state) return;
+      // user-code form is the exception: it keeps its xsrf secret in the session's `state` (lib/shared/xsrf.js), so the
+      // form's route saves one (for a device code's lifetime: ttl.Session in oidc/provider.ts).
+      if (model === 'Session' && !payload.accountId && Provider.ctx?.oidc?.route !== 'code_verification') return;
       if (model === 'Interaction' && Buffer.byteLength(JSON.stringify(payload.params ?? {})) > AUTHORIZATION_PARAMS_LIMIT) {
         throw new errors.InvalidRequest(`the authorization request's parameters are over ${AUTHORIZATION_PARAMS_LIMIT} bytes`);
       }
