@@ -103,7 +103,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
       interactionUid: interaction.uid,
       clientId: client.clientId,
       clientName: client.clientName,
-      redirectUri: redirectUriOf(interaction.params, client),
+      redirectUri: redirectUriOf(interaction, client),
       address: body.address,
       chainId: body.chainId,
     });
