@@ -67,8 +67,8 @@ describe('the device login example', { skip: skipWithoutBrowser }, () => {
   });
   after(() => h?.close());
 
-  /** From the confirmation page: Continue, pick the wallet, sign, allow; the page ends on the success page. */
-  async function confirmAndSignIn(login: Awaited<ReturnType<Harness['open']>>): Promise<void> {
+  /** From the confirmation page: Continue, pick the wallet, sign, allow; the page ends on the success page, the CSP never tripped. */
+  async function confirmAndSignIn(login: Awaited<ReturnType<Harness['open']>>, violations: string[]): Promise<void> {
     const { page } = login;
     await page.getByRole('heading', { name: text('device.confirm.title') }).waitFor();
     assert.equal(await page.locator('.client-name').textContent(), 'Wallet CLI');
@@ -76,6 +76,14 @@ describe('the device login example', { skip: skipWithoutBrowser }, () => {
     await page.getByRole('button', { name: 'Alpha Wallet' }).click();
     await page.getByRole('button', { name: text('consent.allow') }).click();
     await page.getByRole('heading', { name: text('device.success.title') }).waitFor();
+    assert.deepEqual(violations, []);
+  }
+
+  /** Chromium's reports of what the CSP refused (no inline script or style on the device pages). */
+  function cspViolations(login: Awaited<ReturnType<Harness['open']>>): string[] {
+    const violations: string[] = [];
+    login.page.on('console', (msg) => void (/Content Security Policy|Refused to/i.test(msg.text()) && violations.push(msg.text())));
+    return violations;
   }
 
   it('prints the claims of the wallet that signed in after the browser opens verification_uri_complete', async () => {
@@ -87,9 +95,10 @@ describe('the device login example', { skip: skipWithoutBrowser }, () => {
 
     const account = Wallet.createRandom();
     const login = await h.open({ wallets: [{ account, info: walletInfo('Alpha Wallet') }] });
+    const violations = cspViolations(login);
     await login.page.goto(complete);
     assert.equal(await login.page.locator('#user-code').textContent(), userCode, 'the confirmation page shows the code to compare');
-    await confirmAndSignIn(login);
+    await confirmAndSignIn(login, violations);
 
     const { code, stdout, stderr } = await script.done;
     assert.equal(code, 0, stderr);
@@ -104,10 +113,11 @@ describe('the device login example', { skip: skipWithoutBrowser }, () => {
 
     const account = Wallet.createRandom();
     const login = await h.open({ wallets: [{ account, info: walletInfo('Alpha Wallet') }] });
+    const violations = cspViolations(login);
     await login.page.goto(uri);
     await login.page.getByLabel(text('device.input.label')).fill(userCode.toLowerCase());
     await login.page.getByRole('button', { name: text('device.input.continue') }).click();
-    await confirmAndSignIn(login);
+    await confirmAndSignIn(login, violations);
 
     const { code, stdout, stderr } = await script.done;
     assert.equal(code, 0, stderr);
