@@ -15,6 +15,7 @@ import { createPostgresChangeFeed } from './db/changes.ts';
 import { createClientStore } from './db/clients.ts';
 import { createNameStore } from './db/ens-names.ts';
 import { createDb, migrate, migrationStatus, type Db } from './db/knex.ts';
+import { createHandoffStore } from './db/handoffs.ts';
 import { createLoginEventStore } from './db/login-events.ts';
 import { createNonceStore } from './db/nonces.ts';
 import { createPayloadStore } from './db/payloads.ts';
@@ -28,7 +29,7 @@ import { createEnsNames, type EnsNames } from './ens/names.ts';
 import type { NameStore } from './ens/ports.ts';
 import { createEnsReader } from './ens/reader.ts';
 import { createPages, type Pages } from './http/pages.ts';
-import type { LoginEventStore, RateLimiter } from './http/ports.ts';
+import type { HandoffStore, LoginEventStore, RateLimiter } from './http/ports.ts';
 import { createRateLimiter, memoryRateCounters } from './http/rate-limit.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics, type WatchedDatabase } from './metrics/metrics.ts';
@@ -56,6 +57,8 @@ export interface Stores {
   signingKeys: SigningKeyStore;
   /** ENS names by address, as the background resolutions left them (ens/names.ts). */
   names: NameStore;
+  /** Logins handed from a login page to another device (http/handoffs.ts). */
+  handoffs: HandoffStore;
   /** Secrets generated in development when the operator gave none (COOKIE_KEYS), kept with the data. */
   secrets: { getOrCreate<T>(name: string, generate: () => T): Promise<T> };
   /**
@@ -183,6 +186,7 @@ export async function openDatabase(config: Config, clock: Clock, logger: Logger)
       payloads: createPayloadStore(sql),
       signingKeys: createSigningKeys(knex, box, clock),
       names: createNameStore(sql),
+      handoffs: createHandoffStore(sql),
       secrets: { getOrCreate: (name, generate) => getOrCreateSecret(knex, name, generate) },
       atomic: (fn) => sql.transaction(fn),
     };

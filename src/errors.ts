@@ -42,6 +42,14 @@ export const REASONS = {
     final: false,
     summary: "the chain that checks a contract wallet's signature did not answer in time; nothing was used up, so send the same request again",
   },
+  handoff_not_found: {
+    status: 404,
+    final: true,
+    summary: 'the link for signing on another device is unknown, or the login page showed a newer one',
+  },
+  handoff_expired: { status: 410, final: true, summary: 'the link for signing on another device was not opened in time (HANDOFF_TTL)' },
+  handoff_taken: { status: 409, final: true, summary: 'the link for signing on another device was opened on another device first' },
+  handoff_used: { status: 409, final: true, summary: 'the link for signing on another device was already used to sign in' },
   rate_limited: { status: 429, final: false, summary: 'too many requests from this address or for this login; wait and try again' },
   database_unavailable: {
     status: 503,

@@ -15,6 +15,8 @@ export interface LoginEvent {
   sub?: string | undefined;
   ip?: string | undefined;
   userAgent?: string | undefined;
+  /** Signed on another device through a login page's handoff link: the IP and user agent are that device's. */
+  handoff?: boolean | undefined;
 }
 
 /** Something oidc-provider reported that nobody asked for: a bug in a request, a failed back-channel logout. */

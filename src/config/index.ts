@@ -226,6 +226,13 @@ const variables = z.object({
     .default(300)
     .meta({ description: 'Seconds before a name whose resolution failed (the RPC down or slow) is tried again; the last answer known stays meanwhile.' }),
   CHALLENGE_TTL: secondsIn(30, 3600).default(300).meta({ description: 'Seconds a sign-in challenge (the EIP-4361 message to sign) stays valid.' }),
+  HANDOFF_TTL: secondsIn(30, 3600)
+    .default(300)
+    .meta({
+      description:
+        'Seconds the link a login page shows for signing on another device (its QR code) can be opened: the first device that asks for a message to sign claims it. ' +
+        'Once claimed, the login has the rest of `INTERACTION_TTL` to finish. Must be shorter than `INTERACTION_TTL`.',
+    }),
   SESSION_TTL: secondsIn(60, 365 * 86400)
     .default(14 * 86400)
     .meta({
@@ -323,13 +330,18 @@ const variables = z.object({
     }),
   LOGIN_RATE_LIMIT: perMinute(600).meta({
     description:
-      'Requests per minute from one client IP to the login API (`/interaction/<uid>/challenge` and `/verify`; a sign-in needs two or three). ' +
+      'Requests per minute from one client IP to the login API (`/interaction/<uid>/challenge`, `/verify` and `POST /handoff`, and a phone\'s `/handoff/<secret>/challenge` and `/verify`; a sign-in needs two or three). ' +
       RATE_LIMIT_NOTE,
   }),
   VERIFY_ADDRESS_RATE_LIMIT: perMinute(30).meta({
     description:
       'Requests per minute to `/interaction/<uid>/verify` signed for one address, from any number of client IPs (a sign-in needs one). ' +
       'Counted before any signature work. ' +
+      RATE_LIMIT_NOTE,
+  }),
+  HANDOFF_STATUS_RATE_LIMIT: perMinute(1800).meta({
+    description:
+      'Requests per minute from one client IP to `GET /interaction/<uid>/handoff`, which a login page waiting for a phone asks every 2 seconds (30 a minute). ' +
       RATE_LIMIT_NOTE,
   }),
   AUTHORIZATION_RATE_LIMIT: perMinute(600).meta({
@@ -541,6 +553,15 @@ function checkProductionRules(env: Variables, ctx: z.core.$RefinementCtx<Variabl
       input: env.SHUTDOWN_DELAY,
     });
   }
+  // In every mode: a handoff link must be claimable while its login can still finish.
+  if (!malformed.has('HANDOFF_TTL') && !malformed.has('INTERACTION_TTL') && env.HANDOFF_TTL >= env.INTERACTION_TTL) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HANDOFF_TTL'],
+      message: `must be shorter than INTERACTION_TTL (${env.INTERACTION_TTL}): the login the link continues would end first`,
+      input: env.HANDOFF_TTL,
+    });
+  }
   // In every mode: a caching RP must be able to learn a pending key before it signs (docs/operations.md, Signing keys).
   if (!malformed.has('JWKS_MAX_AGE') && !malformed.has('KEY_ACTIVATION_DELAY') && env.JWKS_MAX_AGE >= env.KEY_ACTIVATION_DELAY) {
     ctx.addIssue({
@@ -614,6 +635,7 @@ export const configSchema = z
     /** ENS names (ens/): undefined when ENS_CHAIN is off or has no RPC. */
     ens: ensConfig(v),
     challengeTtlSeconds: v.CHALLENGE_TTL,
+    handoffTtlSeconds: v.HANDOFF_TTL,
     ttl: {
       session: v.SESSION_TTL,
       interaction: v.INTERACTION_TTL,
@@ -643,6 +665,7 @@ export const configSchema = z
     rateLimits: {
       login: { name: 'login', limit: v.LOGIN_RATE_LIMIT, windowSeconds: 60 },
       verifyAddress: { name: 'verify-address', limit: v.VERIFY_ADDRESS_RATE_LIMIT, windowSeconds: 60 },
+      handoffStatus: { name: 'handoff-status', limit: v.HANDOFF_STATUS_RATE_LIMIT, windowSeconds: 60 },
       authorization: { name: 'auth', limit: v.AUTHORIZATION_RATE_LIMIT, windowSeconds: 60 },
       token: { name: 'token', limit: v.TOKEN_RATE_LIMIT, windowSeconds: 60 },
       introspection: { name: 'introspection', limit: v.TOKEN_RATE_LIMIT, windowSeconds: 60 },

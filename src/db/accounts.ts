@@ -33,8 +33,8 @@ const UPSERT = `INSERT INTO accounts (sub, address, wallet_type, first_login_at,
   ON CONFLICT (sub) DO UPDATE SET last_login_at = excluded.last_login_at, login_count = accounts.login_count + 1
   WHERE accounts.disabled_at IS NULL AND accounts.wallet_type = excluded.wallet_type
   RETURNING *`;
-const EVENT_COLUMNS = ['occurred_at', 'outcome', 'reason', 'interaction_uid', 'client_id', 'address', 'chain_id', 'sub', 'ip', 'user_agent'] as const;
-const EVENT_TYPES = ['timestamptz', 'text', 'text', 'text', 'text', 'text', 'bigint', 'text', 'text', 'text'];
+const EVENT_COLUMNS = ['occurred_at', 'outcome', 'reason', 'interaction_uid', 'client_id', 'address', 'chain_id', 'sub', 'ip', 'user_agent', 'handoff'] as const;
+const EVENT_TYPES = ['timestamptz', 'text', 'text', 'text', 'text', 'text', 'bigint', 'text', 'text', 'text', 'boolean'];
 // Data-modifying CTEs run together in one statement: the account and its login event commit as one. The
 // event is written only with the account (FROM account): a disabled account's refusal writes its own.
 const UPSERT_WITH_EVENT = `WITH account AS (${UPSERT}),

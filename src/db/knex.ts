@@ -14,6 +14,7 @@ import * as hashTokenIds from '../../migrations/20261203000100_hash_token_ids.ts
 import * as changeFeed from '../../migrations/20261203000200_change_feed_disabled_accounts.ts';
 import * as stageSigningKeys from '../../migrations/20261203000300_stage_signing_keys.ts';
 import * as ensNames from '../../migrations/20261203000400_ens_names.ts';
+import * as loginHandoffs from '../../migrations/20261203000500_login_handoffs.ts';
 import { classifyDatabaseError } from './unavailable.ts';
 
 export type Db = Knex;
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261203000200_change_feed_disabled_accounts': changeFeed,
   '20261203000300_stage_signing_keys': stageSigningKeys,
   '20261203000400_ens_names': ensNames,
+  '20261203000500_login_handoffs': loginHandoffs,
 };
 
 /** Every migration this version knows, oldest first. */

@@ -16,6 +16,7 @@ export function loginEventRow(e: LoginEvent) {
     ip: e.ip ?? null,
     // Bounded: a header is attacker-controlled.
     user_agent: e.userAgent?.slice(0, 512) ?? null,
+    handoff: e.handoff ?? null,
   };
 }
 
@@ -33,6 +34,7 @@ const fromRow = (r: Row): LoginEvent => {
   if (r.sub !== null) e.sub = r.sub;
   if (r.ip !== null) e.ip = r.ip;
   if (r.user_agent !== null) e.userAgent = r.user_agent;
+  if (r.handoff) e.handoff = true;
   return e;
 };
 

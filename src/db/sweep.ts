@@ -16,7 +16,7 @@ export interface SweepOptions {
 /** Change feed rows (db/changes.ts) are kept this long: far beyond what an instance re-reads, and enough to see recent changes. */
 export const CHANGE_RETENTION_SECONDS = 3600;
 
-export type SweepCounts = Record<'oidc_payloads' | 'siwe_nonces' | 'login_events' | 'rate_limits' | 'config_changes', number>;
+export type SweepCounts = Record<'oidc_payloads' | 'siwe_nonces' | 'login_handoffs' | 'login_events' | 'rate_limits' | 'config_changes', number>;
 
 async function deleteInBatches(db: Db, table: string, key: string, column: string, before: Date | number, batchSize: number): Promise<number> {
   let total = 0;
@@ -37,6 +37,7 @@ export async function sweepExpired(db: Db, opts: SweepOptions): Promise<SweepCou
     // ctid addresses the physical row: oidc_payloads has a composite key.
     oidc_payloads: await deleteInBatches(db, 'oidc_payloads', 'ctid', 'expires_at', cutoff, batch),
     siwe_nonces: await deleteInBatches(db, 'siwe_nonces', 'nonce', 'expires_at', cutoff, batch),
+    login_handoffs: await deleteInBatches(db, 'login_handoffs', 'id', 'expires_at', cutoff, batch),
     login_events: await deleteInBatches(db, 'login_events', 'id', 'occurred_at', eventsCutoff, batch),
     // Counters whose window or lockout ended (`expire` is in milliseconds, rate-limiter-flexible's format).
     rate_limits: await deleteInBatches(db, 'rate_limits', 'key', 'expire', cutoff.getTime(), batch),

@@ -7,6 +7,7 @@ import type { AppContext } from '../context.ts';
 import { RETRY_AFTER_SECONDS } from '../errors.ts';
 import { checkProtocolInput, inputGate } from './input-gate.ts';
 import { createInteractionPages } from './interaction-pages.ts';
+import { createHandoffPage, createHandoffs } from './handoffs.ts';
 import { createLoginApi } from './login-api.ts';
 import { createProtocolGate } from './protocol-gate.ts';
 import { protocolRequest } from './protocol-request.ts';
@@ -120,7 +121,8 @@ export function createApp(deps: AppContext, opts: AppOptions = {}): Koa {
     }
   });
 
-  for (const router of [createLoginApi(deps), createInteractionPages(deps)]) {
+  const handoffs = createHandoffs(deps);
+  for (const router of [...createLoginApi(deps, handoffs), createInteractionPages(deps), createHandoffPage(deps, handoffs)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -1,13 +1,12 @@
 // The interaction pages: the login page (the wallet signs through the login API), consent and its
-// Allow, cancel, and the short link a phone opens. Browsers get pages; JSON callers get JSON.
+// Allow, and cancel. Browsers get pages; JSON callers get JSON. A phone's page for a login handed to it is handoffs.ts.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Interaction } from 'oidc-provider';
 import type { AppContext } from '../context.ts';
-import { AppError, FINAL_REASONS } from '../errors.ts';
+import { FINAL_REASONS } from '../errors.ts';
 import { chainName } from '../config/chains.ts';
 import { grantForConsent, missingConsent } from '../oidc/grants.ts';
-import { elsewhereTarget, qrDataUrl, walletDeepLinks } from './deep-links.ts';
 import { errorBoundary, sendJsonError, setErrorStatus } from './errors.ts';
 import {
   clientOf,
@@ -21,6 +20,19 @@ import {
   wantsJson,
 } from './interactions.ts';
 import { formActionSource } from './pages.ts';
+
+/**
+ * What a page that signs in with a wallet gives its script (views/partials/wallet-login.ejs), as data attributes: no
+ * inline script under the CSP. `contractWallets`: whether the chain has an RPC (RPC_URLS) to check a contract
+ * wallet's signature; never its URL.
+ */
+export function walletLoginData(app: AppContext) {
+  return {
+    chains: app.config.allowedChains.map((id) => ({ id, name: chainName(id), contractWallets: app.config.rpc.urls.has(id) })),
+    texts: app.pages.texts,
+    finalReasons: FINAL_REASONS,
+  };
+}
 
 export function createInteractionPages(app: AppContext): Router {
   const { pages, clock } = app;
@@ -53,17 +65,11 @@ export function createInteractionPages(app: AppContext): Router {
       clientTosUri: client.tosUri,
     };
     if (interaction.prompt.name === 'login') {
-      const elsewhere = `${issuerOrigin}/interaction/${interaction.uid}/elsewhere`;
       await pages.render(ctx, 'login', {
         ...common,
         title: pages.texts['login.title'],
-        // contractWallets: whether the chain has an RPC (RPC_URLS) to check a contract wallet's signature; never its URL.
-        chains: app.config.allowedChains.map((id) => ({ id, name: chainName(id), contractWallets: app.config.rpc.urls.has(id) })),
-        // The page's script reads these from data attributes: no inline script under the CSP.
-        texts: pages.texts,
-        finalReasons: FINAL_REASONS,
-        deepLinks: walletDeepLinks(elsewhere),
-        qr: await qrDataUrl(elsewhere),
+        api: `/interaction/${interaction.uid}`,
+        ...walletLoginData(app),
       });
     } else {
       const { scopes, claims } = missingConsent(interaction);
@@ -74,20 +80,6 @@ export function createInteractionPages(app: AppContext): Router {
         { formActionOrigins: formActionSource(redirectUriOf(interaction, client)) },
       );
     }
-  });
-
-  // The short link in the deep links and the QR code. It is opened on another device (no cookie), so
-  // it looks the interaction up by its uid, which only the page showed, and sends that device to start
-  // a sign-in of its own: never into this interaction, never with the RP's request.
-  router.get('/elsewhere', async (ctx) => {
-    const interaction = await app.provider.Interaction.find(String(ctx.params.uid));
-    if (!interaction) throw new AppError('interaction_not_found', 'this sign-in has ended; start again from the application');
-    const client = await clientOf(app.provider, interaction.params.client_id);
-    ctx.set('Cache-Control', 'no-store');
-    const target = elsewhereTarget(issuerOrigin, client.initiateLoginUri);
-    if (target) return ctx.redirect(target);
-    const clientName = client.clientName ?? client.clientId;
-    await pages.render(ctx, 'elsewhere', { title: pages.texts['elsewhere.title'], clientName, clientUri: client.clientUri });
   });
 
   router.post('/confirm', async (ctx) => {

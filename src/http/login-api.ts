@@ -1,9 +1,10 @@
 // The JSON login API (docs/login-contract.md): POST challenge, then POST verify with the signed
-// message. Every refusal answers a stable reason code and is recorded as a login event; every outcome
+// message, from the login page (its interaction's cookie) or from a phone it handed the login to (http/handoffs.ts). Every refusal answers a stable reason code and is recorded as a login event; every outcome
 // is reported to the Observer. Of rate-limited requests only the first per key and window is, so a
 // flood cannot become a flood of audit rows.
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
+import type { Interaction } from 'oidc-provider';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
@@ -12,6 +13,7 @@ import { subjectFor } from '../oidc/claims.ts';
 import { noteRequestClient } from '../request-context.ts';
 import { messageAddress } from '../siwe/message.ts';
 import { errorBoundary, sendJsonError } from './errors.ts';
+import { HANDOFF_PREFIX, handoffSecretShape, type DeviceHandoff, type Handoffs } from './handoffs.ts';
 import {
   clientOf,
   INTERACTION_PREFIX,
@@ -23,6 +25,7 @@ import {
   sameOriginPosts,
   saveResult,
 } from './interactions.ts';
+import type { RateRule } from './ports.ts';
 import { rateLimit, RateLimitedError } from './rate-limit.ts';
 
 /** ctx.state on these routes: what is known of the attempt so far, for its login event. */
@@ -40,11 +43,11 @@ const verifyBody = z.object({
   signature: z.string().regex(/^0x([0-9a-fA-F]{2}){64,4096}$/, 'must be a 0x-prefixed hex signature of at least 64 bytes'),
 });
 
-export function createLoginApi(app: AppContext): Router<LoginApiState> {
+export function createLoginApi(app: AppContext, handoffs: Handoffs): Router<LoginApiState>[] {
   const { siwe, clock, observer } = app;
-  const router = new Router<LoginApiState>({ prefix: INTERACTION_PREFIX });
+  const rules = app.config.rateLimits;
 
-  // Bounded: the uid comes from the URL and the user agent from a header, both the caller's to choose.
+  // Bounded: the uid comes from the URL (or the handoff) and the user agent from a header, both the caller's to choose.
   const eventBase = (ctx: Context): Pick<LoginEvent, 'interactionUid' | 'ip' | 'userAgent'> => ({
     interactionUid: boundedText(ctx.params.uid, 64),
     ip: ctx.ip,
@@ -70,28 +73,36 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     }
   }
 
-  // Before the boundary: a malformed uid is answered by the input gate's boundary, and never audited.
-  router.use(interactionUidShape());
-  // The error boundary: stable codes as JSON, never a 500 for bad input.
-  router.use(async (ctx, next) => {
-    ctx.state.login = {};
-    await next();
-  });
-  router.use(
-    errorBoundary<Context & { state: LoginApiState }>(app.logger, 'login API', async (ctx, appError) => {
-      await refused(ctx, appError);
-      sendJsonError(ctx, appError);
-    }),
-  );
-  router.use(rateLimit(app.rateLimiter, app.config.rateLimits.login));
-  router.use(sameOriginPosts(app.config.issuer.origin));
-  router.use(interactionBody());
+  /**
+   * A router of the contract: `shape` first (a malformed path is answered by the input gate's boundary, and never
+   * audited), then the error boundary (stable codes as JSON, never a 500 for bad input), the rate limit per client IP,
+   * and the request checks.
+   */
+  function contractRouter(prefix: string, shape: Middleware, rule: (ctx: Context) => RateRule): Router<LoginApiState> {
+    const router = new Router<LoginApiState>({ prefix });
+    router.use(shape);
+    router.use(async (ctx, next) => {
+      ctx.state.login = {};
+      await next();
+    });
+    router.use(
+      errorBoundary<Context & { state: LoginApiState }>(app.logger, 'login API', async (ctx, appError) => {
+        await refused(ctx, appError);
+        sendJsonError(ctx, appError);
+      }),
+    );
+    router.use((ctx, next) => rateLimit(app.rateLimiter, rule(ctx))(ctx, next));
+    router.use(sameOriginPosts(app.config.issuer.origin));
+    router.use(interactionBody());
+    return router;
+  }
+
   const requireJson = (ctx: Context) => {
     if (!ctx.is('application/json')) throw new AppError('unsupported_media_type', 'send application/json');
   };
 
-  router.post('/challenge', async (ctx) => {
-    const interaction = await loadInteraction(app.provider, ctx, 'login');
+  /** Issues the interaction's challenge for the address and chain the body names. */
+  async function challenge(ctx: Context & { state: LoginApiState }, interaction: Interaction) {
     const login = ctx.state.login;
     login.clientId = String(interaction.params.client_id);
     noteRequestClient(login.clientId);
@@ -99,7 +110,7 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     requireJson(ctx);
     const body = parseBody(challengeBody, ctx.request.body);
     Object.assign(login, { address: body.address, chainId: body.chainId });
-    const challenge = await siwe.issueChallenge({
+    const issued = await siwe.issueChallenge({
       interactionUid: interaction.uid,
       clientId: client.clientId,
       clientName: client.clientName,
@@ -108,11 +119,15 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
       chainId: body.chainId,
     });
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { message: challenge.message, nonce: challenge.nonce, expiresAt: challenge.expiresAt.toISOString() };
-  });
+    ctx.body = { message: issued.message, nonce: issued.nonce, expiresAt: issued.expiresAt.toISOString() };
+  }
 
-  router.post('/verify', async (ctx) => {
-    const interaction = await loadInteraction(app.provider, ctx, 'login');
+  /**
+   * Verifies the signed answer to one of the interaction's challenges and saves the login on the interaction; returns
+   * where its browser continues. `alsoOnce` runs inside the transaction once the signature holds, before the account is
+   * touched: a refusal there commits only the challenge's use.
+   */
+  async function verify(ctx: Context & { state: LoginApiState }, interaction: Interaction, alsoOnce?: () => Promise<void>): Promise<string> {
     const clientId = String(interaction.params.client_id);
     ctx.state.login.clientId = clientId;
     noteRequestClient(clientId);
@@ -130,10 +145,11 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
       try {
         const login = await siwe.verifyLogin({ interactionUid: interaction.uid, message: body.message, signature: body.signature, proof });
         const sub = subjectFor(login.address, login.chainId, login.walletType, app.config.subFormat);
-        const at = clock();
-        const event: LoginEvent = { ...eventBase(ctx), at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
         // Known by now for a refusal's event too.
         Object.assign(ctx.state.login, { address: login.address, chainId: login.chainId, sub });
+        await alsoOnce?.();
+        const at = clock();
+        const event: LoginEvent = { ...eventBase(ctx), ...ctx.state.login, at, outcome: 'success', clientId, address: login.address, chainId: login.chainId, sub };
         const account = await app.stores.accounts.recordLogin({ sub, address: login.address, walletType: login.walletType, at }, event);
         // The account's row lock orders this against `accounts disable`: a disable that committed first is refused here;
         // after one that commits later, findAccount (oidc/claims.ts) refuses the session and tokens this login goes on to make.
@@ -152,8 +168,8 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
     observer.login(outcome.event);
     // Not awaited: the name is resolved off the login path (ENS: src/ens/names.ts).
     app.nameResolver.prepare?.(outcome.event.address!, outcome.boundChain);
-    ctx.body = { redirectTo: outcome.redirectTo };
-  });
+    return outcome.redirectTo;
+  }
 
   /** Why recordLogin left an account as it was: disabled, or signed in another way (another wallet type under one sub). */
   async function whyNotRecorded(sub: string): Promise<AppError> {
@@ -175,16 +191,57 @@ export function createLoginApi(app: AppContext): Router<LoginApiState> {
   async function limitAddress(ctx: Context & { state: LoginApiState }, message: string) {
     const address = messageAddress(message);
     if (!address) return;
-    const decision = await app.rateLimiter.hit(app.config.rateLimits.verifyAddress, address.toLowerCase());
+    const decision = await app.rateLimiter.hit(rules.verifyAddress, address.toLowerCase());
     if (!decision.allowed) {
       // The address the message claims (unverified): the key that was refused, for the audit row.
       ctx.state.login.address = address;
       ctx.set('Retry-After', String(decision.retryAfterSeconds));
-      throw new RateLimitedError(decision, app.config.rateLimits.verifyAddress, 'too many sign-in attempts for this address');
+      throw new RateLimitedError(decision, rules.verifyAddress, 'too many sign-in attempts for this address');
     }
   }
 
-  return router;
+  // The login page's own routes: its interaction comes from its cookie. Polling a handoff has a limit of its own.
+  const page = contractRouter(INTERACTION_PREFIX, interactionUidShape(), (ctx) => (ctx.method === 'GET' ? rules.handoffStatus : rules.login));
+  page.post('/challenge', async (ctx) => challenge(ctx, await loadInteraction(app.provider, ctx, 'login')));
+  page.post('/verify', async (ctx) => {
+    const interaction = await loadInteraction(app.provider, ctx, 'login');
+    ctx.body = { redirectTo: await verify(ctx, interaction) };
+  });
+  // Signing on another device (http/handoffs.ts): a new link, and where it stands.
+  page.post('/handoff', async (ctx) => {
+    const interaction = await loadInteraction(app.provider, ctx, 'login');
+    ctx.state.login.clientId = String(interaction.params.client_id);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 201;
+    ctx.body = await handoffs.offer(interaction);
+  });
+  page.get('/handoff', async (ctx) => {
+    const interaction = await loadInteraction(app.provider, ctx);
+    ctx.state.login.clientId = String(interaction.params.client_id);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await handoffs.status(interaction);
+  });
+
+  // The phone's routes: the interaction comes from the handoff its link names, claimed by the first device that asks for a message.
+  const phone = contractRouter(HANDOFF_PREFIX, handoffSecretShape(), () => rules.login);
+  const noteHandoff = (ctx: Context & { state: LoginApiState }, { handoff }: DeviceHandoff) => {
+    ctx.state.login.interactionUid = handoff.interactionUid;
+    ctx.state.login.handoff = true;
+  };
+  phone.post('/challenge', async (ctx) => {
+    const claimed = await handoffs.claim(ctx);
+    noteHandoff(ctx, claimed);
+    await challenge(ctx, claimed.interaction);
+  });
+  phone.post('/verify', async (ctx) => {
+    const mine = await handoffs.mine(ctx);
+    noteHandoff(ctx, mine);
+    await verify(ctx, mine.interaction, () => handoffs.markSigned(mine.handoff));
+    // The login continues on the computer, which learns of it by itself; this device is done.
+    ctx.body = { continuesOn: 'computer' };
+  });
+
+  return [page, phone];
 }
 
 /** How a verify's transaction ended: signed in, refused (the refusal commits the nonce's use), or left the account alone. */

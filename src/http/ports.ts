@@ -1,4 +1,4 @@
-// What the HTTP layer needs from outside: the audit trail of login attempts, and rate limits.
+// What the HTTP layer needs from outside: the audit trail of login attempts, rate limits, and logins handed to another device.
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { LoginEvent } from '../observer.ts';
 
@@ -50,3 +50,34 @@ export interface RateLimiter {
  * (db/rate-limits.ts) is shared by every instance; memory (http/rate-limit.ts) is per process.
  */
 export type RateCounters = (rule: RateRule) => RateLimiterAbstract;
+
+/**
+ * A login page's link for signing on another device (http/handoffs.ts). Stored by the SHA-256 of the link's secret;
+ * the device that claimed it by the SHA-256 of its cookie. One per interaction: a new one replaces the old.
+ */
+export interface Handoff {
+  /** SHA-256 of the link's secret, hex. */
+  id: string;
+  interactionUid: string;
+  /** The confirmation code both screens show. */
+  code: string;
+  createdAt: Date;
+  /** Until when a device can claim it (HANDOFF_TTL). */
+  claimUntil: Date;
+  /** When the interaction it continues has ended, and the row can go. */
+  expiresAt: Date;
+  /** SHA-256 of the claiming device's cookie, hex; undefined until a device asks for a message to sign. */
+  device: string | undefined;
+  signedAt: Date | undefined;
+}
+
+export interface HandoffStore {
+  /** Stores the interaction's handoff, replacing any earlier one (whose link then leads nowhere). */
+  create(handoff: Omit<Handoff, 'device' | 'signedAt'>): Promise<void>;
+  find(id: string): Promise<Handoff | undefined>;
+  findByInteraction(interactionUid: string): Promise<Handoff | undefined>;
+  /** Binds an unclaimed handoff, before its claimUntil, to `device`: of any number of concurrent claims, exactly one gets true. */
+  claim(id: string, device: string, now: Date): Promise<boolean>;
+  /** Marks the handoff signed by its device, inside the login's transaction: true exactly once. */
+  markSigned(id: string, device: string, now: Date): Promise<boolean>;
+}

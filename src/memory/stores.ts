@@ -6,6 +6,7 @@ import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { Stores } from '../context.ts';
 import type { StoredName } from '../ens/ports.ts';
+import type { Handoff } from '../http/ports.ts';
 import type { LoginEvent } from '../observer.ts';
 import type { Account, StoredClient, StoredPayload, StoredSigningKey } from '../oidc/ports.ts';
 import type { IssuedNonce } from '../siwe/ports.ts';
@@ -33,6 +34,7 @@ export function createMemoryStores(clock: Clock): MemoryStores {
   const unretired = (kid: string) => keys.find((k) => k.kid === kid && !k.retiredAt);
   const secrets = new Map<string, unknown>();
   const names = new Map<string, StoredName & { leasedUntil: Date | undefined }>();
+  const handoffs = new Map<string, Handoff>();
   const events: LoginEvent[] = [];
   const key = (model: string, id: string) => `${model}\0${id}`;
   const findBy = (model: string, field: 'uid' | 'userCode', value: string) => {
@@ -207,6 +209,33 @@ export function createMemoryStores(clock: Clock): MemoryStores {
       async saveFailure(address, retryAfter) {
         const row = names.get(address);
         if (row) Object.assign(row, { refreshAfter: retryAfter, failures: row.failures + 1, leasedUntil: undefined });
+      },
+    },
+    handoffs: {
+      async create(h) {
+        for (const [id, old] of handoffs) if (old.interactionUid === h.interactionUid) handoffs.delete(id);
+        handoffs.set(h.id, { ...h, device: undefined, signedAt: undefined });
+      },
+      find: async (id) => {
+        const h = handoffs.get(id);
+        return h && { ...h };
+      },
+      findByInteraction: async (uid) => {
+        for (const h of handoffs.values()) if (h.interactionUid === uid) return { ...h };
+        return undefined;
+      },
+      // Synchronous check-and-set, as the SQL store's conditional updates.
+      async claim(id, device, now) {
+        const h = handoffs.get(id);
+        if (!h || h.device !== undefined || h.claimUntil <= now) return false;
+        h.device = device;
+        return true;
+      },
+      async markSigned(id, device, now) {
+        const h = handoffs.get(id);
+        if (!h || h.device !== device || h.signedAt) return false;
+        h.signedAt = now;
+        return true;
       },
     },
     secrets: {

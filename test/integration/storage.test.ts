@@ -8,6 +8,7 @@ import { systemClock } from '../../src/clock.ts';
 import { createClientStore } from '../../src/db/clients.ts';
 import { createDb, migrate } from '../../src/db/knex.ts';
 import { createLoginEventStore } from '../../src/db/login-events.ts';
+import { createHandoffStore } from '../../src/db/handoffs.ts';
 import { createNonceStore } from '../../src/db/nonces.ts';
 import { createPayloadStore } from '../../src/db/payloads.ts';
 import { createSql } from '../../src/db/sql.ts';
@@ -84,6 +85,7 @@ async function setup(backend: Backend) {
     newId,
     newNonce,
     issueNonce,
+    handoffs: createHandoffStore(sql),
     savePayload,
     ids,
     countRows,
@@ -115,7 +117,7 @@ describeEachDatabase('storage', (backend) => {
       const noExpiry = await ctx.savePayload(now, undefined);
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 1, siwe_nonces: 0, login_events: 0, rate_limits: 0, config_changes: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 1, siwe_nonces: 0, login_handoffs: 0, login_events: 0, rate_limits: 0, config_changes: 0 });
       assert.deepEqual(await ctx.ids('oidc_payloads', 'id'), [insideGrace, unexpired, noExpiry].sort());
       assert.ok(!(await ctx.ids('oidc_payloads', 'id')).includes(beyondGrace));
     });
@@ -137,8 +139,48 @@ describeEachDatabase('storage', (backend) => {
       const unexpired = await ctx.issueNonce({ expiresAt: at(5 * MINUTE) });
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 1, login_events: 0, rate_limits: 0, config_changes: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 1, login_handoffs: 0, login_events: 0, rate_limits: 0, config_changes: 0 });
       assert.deepEqual(await ctx.ids('siwe_nonces', 'nonce'), [insideGrace.nonce, unexpired.nonce].sort());
+    });
+
+    it('deletes handoff links once their interaction ended beyond the grace, whatever their claim window said', async () => {
+      const now = new Date();
+      const at = (ms: number) => new Date(now.getTime() + ms);
+      const handoff = (expiresAt: Date) => ({ id: ctx.newId('h'), interactionUid: ctx.newId('uid'), code: '123 456', createdAt: at(-DAY), claimUntil: at(-DAY), expiresAt });
+      const gone = handoff(at(-(SWEEP_GRACE_SECONDS * 1000 + MINUTE)));
+      const kept = handoff(at(5 * MINUTE));
+      for (const h of [gone, kept]) await ctx.handoffs.create(h);
+      const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
+      assert.equal(counts.login_handoffs, 1);
+      assert.deepEqual(await ctx.ids('login_handoffs', 'id'), [kept.id]);
+    });
+
+    it('keeps one handoff per interaction: a new link replaces the old one whole, claim and all', async () => {
+      const now = new Date();
+      const interactionUid = ctx.newId('uid');
+      const first = { id: ctx.newId('h'), interactionUid, code: '111 111', createdAt: now, claimUntil: new Date(now.getTime() + MINUTE), expiresAt: new Date(now.getTime() + DAY) };
+      await ctx.handoffs.create(first);
+      assert.equal(await ctx.handoffs.claim(first.id, 'device-a', now), true);
+      const second = { ...first, id: ctx.newId('h'), code: '222 222' };
+      await ctx.handoffs.create(second);
+      assert.equal(await ctx.handoffs.find(first.id), undefined);
+      assert.deepEqual(await ctx.handoffs.findByInteraction(interactionUid), { ...second, device: undefined, signedAt: undefined });
+      // Unclaimed again: the old link's device has no hold on the new one.
+      assert.equal(await ctx.handoffs.markSigned(second.id, 'device-a', now), false);
+      // Past its claim window nobody claims it.
+      assert.equal(await ctx.handoffs.claim(second.id, 'device-b', new Date(now.getTime() + 2 * MINUTE)), false);
+    });
+
+    it('lets exactly one of many concurrent claims and one of many concurrent signatures through', async () => {
+      const now = new Date();
+      const h = { id: ctx.newId('h'), interactionUid: ctx.newId('uid'), code: '333 333', createdAt: now, claimUntil: new Date(now.getTime() + MINUTE), expiresAt: new Date(now.getTime() + DAY) };
+      await ctx.handoffs.create(h);
+      const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => ctx.handoffs.claim(h.id, `device-${i}`, now)));
+      assert.equal(claims.filter(Boolean).length, 1);
+      const device = `device-${claims.indexOf(true)}`;
+      const marks = await Promise.all(Array.from({ length: 10 }, () => ctx.handoffs.markSigned(h.id, device, now)));
+      assert.equal(marks.filter(Boolean).length, 1);
+      assert.ok((await ctx.handoffs.find(h.id))?.signedAt);
     });
 
     it('deletes login events older than the retention and keeps the recent ones', async () => {
@@ -147,7 +189,7 @@ describeEachDatabase('storage', (backend) => {
       await ctx.loginEvents.record({ at: new Date(now.getTime() - 89 * DAY), outcome: 'success', sub: 'kept' });
 
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 1, rate_limits: 0, config_changes: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_handoffs: 0, login_events: 1, rate_limits: 0, config_changes: 0 });
       assert.deepEqual(await ctx.ids('login_events', 'sub'), ['kept']);
     });
 
@@ -158,7 +200,7 @@ describeEachDatabase('storage', (backend) => {
         { kind: 'clients', key: 'recent', at: new Date(now.getTime() - (CHANGE_RETENTION_SECONDS - 60) * 1000) },
       ]);
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90 });
-      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_events: 0, rate_limits: 0, config_changes: 1 });
+      assert.deepEqual(counts, { oidc_payloads: 0, siwe_nonces: 0, login_handoffs: 0, login_events: 0, rate_limits: 0, config_changes: 1 });
       assert.deepEqual(await ctx.ids('config_changes', 'key'), ['recent']);
     });
 
@@ -184,7 +226,7 @@ describeEachDatabase('storage', (backend) => {
         await ctx.loginEvents.record({ at: new Date(now.getTime() - 100 * DAY), outcome: 'success' });
       }
       const counts = await sweepExpired(ctx.db, { now, loginEventRetentionDays: 90, batchSize: 2 });
-      assert.deepEqual(counts, { oidc_payloads: 5, siwe_nonces: 5, login_events: 5, rate_limits: 0, config_changes: 0 });
+      assert.deepEqual(counts, { oidc_payloads: 5, siwe_nonces: 5, login_handoffs: 0, login_events: 5, rate_limits: 0, config_changes: 0 });
       for (const table of ['oidc_payloads', 'siwe_nonces', 'login_events']) assert.equal(await ctx.countRows(table), 0, table);
     });
   });

@@ -75,6 +75,7 @@ const INVALID: Record<string, string[]> = {
   ENS_CACHE_TTL: ['59', '2592001'],
   ENS_RETRY_INTERVAL: ['9', '86401'],
   CHALLENGE_TTL: ['5', '7200', '5m'],
+  HANDOFF_TTL: ['10', '7200', '5m'],
   SESSION_TTL: ['1'],
   INTERACTION_TTL: ['1'],
   ACCESS_TOKEN_TTL: ['1'],
@@ -95,6 +96,7 @@ const INVALID: Record<string, string[]> = {
   SWEEP_INTERVAL: ['-1', '86401'],
   LOGIN_EVENT_RETENTION_DAYS: ['0'],
   LOGIN_RATE_LIMIT: ['-1', 'ten', '1000001'],
+  HANDOFF_STATUS_RATE_LIMIT: ['-1', 'ten', '1000001'],
   VERIFY_ADDRESS_RATE_LIMIT: ['-1', '1000001'],
   AUTHORIZATION_RATE_LIMIT: ['-1', '1000001'],
   TOKEN_RATE_LIMIT: ['-1', '1000001'],
@@ -190,6 +192,11 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ PORT: '4000', METRICS_PORT: '4000' }), /METRICS_PORT: must differ from PORT \(4000\)/);
     assert.equal(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metrics?.port, 0);
     assert.equal(loadConfig({ PORT: '4000', METRICS_PORT: '9464' }).metrics?.port, 9464);
+  });
+
+  it('refuses a HANDOFF_TTL not shorter than INTERACTION_TTL, naming it', () => {
+    assert.throws(() => loadConfig({ INTERACTION_TTL: '300', HANDOFF_TTL: '300' }), /HANDOFF_TTL: must be shorter than INTERACTION_TTL \(300\)/);
+    assert.equal(loadConfig({ INTERACTION_TTL: '300', HANDOFF_TTL: '299' }).handoffTtlSeconds, 299);
   });
 
   it('refuses a SHUTDOWN_DELAY that leaves no time in SHUTDOWN_TIMEOUT, naming it', () => {

@@ -1,16 +1,7 @@
-// Carrying a sign-in to a phone: where the short link leads, wallet deep links, the QR code.
+// Carrying a login to a phone: wallet deep links and the QR code that hold a handoff link.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { elsewhereTarget, qrDataUrl, walletDeepLinks } from '../../src/http/deep-links.ts';
-
-describe('elsewhereTarget', () => {
-  it("is the client's initiate_login_uri with iss added, keeping the URI's own query", () => {
-    assert.equal(elsewhereTarget('https://id.example.com', 'https://rp.example/login?x=1'), 'https://rp.example/login?x=1&iss=https%3A%2F%2Fid.example.com');
-  });
-  it('is nothing without one: the RP request is never rebuilt for another device', () => {
-    assert.equal(elsewhereTarget('https://id.example.com', undefined), undefined);
-  });
-});
+import { qrDataUrl, walletDeepLinks } from '../../src/http/deep-links.ts';
 
 describe('walletDeepLinks', () => {
   it('opens the URL in MetaMask, Coinbase Wallet, Rainbow and Trust Wallet, encoded where the format wants it', () => {

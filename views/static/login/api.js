@@ -1,7 +1,7 @@
 // @ts-check
 // The server side of the login contract (docs/login-contract.md): ask for a challenge, send its signature.
 /** @import { ChallengeAnswer, ServerErrorBody, VerifyAnswer } from './types.js' */
-import { uid } from './page-data.js';
+import { api } from './page-data.js';
 import { t } from './texts.js';
 
 /** A failed request to the contract: the server's reason code (`server`), or `unreachable` when no answer of ours came back. */
@@ -30,20 +30,20 @@ export const NOTHING_USED_UP = new Set(['database_unavailable', 'verifier_unavai
 const unreachable = () => new ContractError(t('error.unreachable'), 'unreachable', false);
 
 /**
- * POSTs to the contract and returns the server's answer; refusals throw a ContractError.
+ * Sends a request to the contract and returns the server's answer; refusals throw a ContractError.
  * @template T
- * @param {'challenge' | 'verify'} path
- * @param {object} body
+ * @param {'challenge' | 'verify' | 'handoff'} path
+ * @param {object} [body] sent as a POST; without it, a GET
  * @returns {Promise<T>}
  */
-async function post(path, body) {
+export async function call(path, body) {
   let res;
   try {
-    res = await fetch(`/interaction/${uid}/${path}`, {
-      method: 'POST',
+    res = await fetch(`${api}/${path}`, {
+      method: body ? 'POST' : 'GET',
       credentials: 'same-origin',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body),
+      headers: body ? { 'content-type': 'application/json', accept: 'application/json' } : { accept: 'application/json' },
+      body: body && JSON.stringify(body),
     });
   } catch {
     throw unreachable();
@@ -63,7 +63,7 @@ async function post(path, body) {
  * @param {{ address: string, chainId: number }} request
  * @returns {Promise<ChallengeAnswer>}
  */
-export const requestChallenge = (request) => post('challenge', request);
+export const requestChallenge = (request) => call('challenge', request);
 
 /** How many times one signed message is sent while the server's database is briefly away. */
 const VERIFY_TRIES = 4;
@@ -79,7 +79,7 @@ const VERIFY_TRIES = 4;
 export async function verify(signed, opts = {}) {
   for (let tries = 1; ; tries++) {
     try {
-      return await post('verify', signed);
+      return await call('verify', signed);
     } catch (err) {
       if (!(err instanceof ContractError) || err.code !== 'database_unavailable' || tries >= VERIFY_TRIES) throw err;
       opts.waiting?.();
@@ -87,4 +87,20 @@ export async function verify(signed, opts = {}) {
       if (opts.wanted && !opts.wanted()) throw err;
     }
   }
+}
+
+/**
+ * Goes where a verify's answer says: on to the application, or, on a phone the login was handed to, nowhere (the
+ * computer goes on by itself): this page then offers nothing more to sign.
+ * @param {VerifyAnswer} answer
+ * @param {(text: string) => void} say the status line to tell
+ */
+export function leave(answer, say) {
+  if ('redirectTo' in answer) {
+    say(t('status.done'));
+    window.location.assign(answer.redirectTo);
+    return;
+  }
+  say(t('handoff.done'));
+  for (const id of ['wallets', 'manual', 'wallet-apps', 'handoff-expiry']) document.getElementById(id)?.setAttribute('hidden', '');
 }

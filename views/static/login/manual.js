@@ -1,6 +1,6 @@
 // @ts-check
 // Signing elsewhere: get the message, copy it out, sign it with any tool, paste the signature back.
-import { ContractError, NOTHING_USED_UP, requestChallenge, verify } from './api.js';
+import { ContractError, leave, NOTHING_USED_UP, requestChallenge, verify } from './api.js';
 import { chainOf, sayChecking } from './checking.js';
 import { byId, manualStatus } from './dom.js';
 import { state } from './state.js';
@@ -84,11 +84,10 @@ async function submitSignature() {
       stopChecking();
       manualStatus(t('status.unavailable'));
     };
-    const { redirectTo } = await verify(signed, { waiting });
+    const answer = await verify(signed, { waiting });
     stopChecking();
-    manualStatus(t('status.done'));
-    window.location.assign(redirectTo);
-    return; // stays disabled while the browser leaves
+    leave(answer, manualStatus);
+    return; // stays disabled: the browser leaves, or this phone is done
   } catch (err) {
     stopChecking();
     const why = explain(err, undefined, chainOf(message));

@@ -1,6 +1,6 @@
 // @ts-check
 // What the server tells the page, read once from the #login section's data attributes (no inline
-// script under the CSP): the interaction, the accepted chains, the texts and the final reason codes.
+// script under the CSP): where the contract is, the accepted chains, the texts and the final reason codes.
 /** @import { Chain } from './types.js' */
 import { byId } from './dom.js';
 
@@ -17,8 +17,11 @@ function readJson(name) {
   return JSON.parse(raw);
 }
 
-/** The interaction this page signs in (the path segment of every request to the contract). */
-export const uid = root.dataset.uid ?? '';
+/**
+ * Where this page's challenge and verify go: `/interaction/<uid>` on the login page, `/handoff/<secret>` on a phone
+ * the login was handed to (which then leaves the rest to the computer).
+ */
+export const api = root.dataset.api ?? '';
 
 /** The chains the service accepts, the first the one a wallet is asked to switch to. */
 export const chains = /** @type {Chain[]} */ (readJson('chains'));

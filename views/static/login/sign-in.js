@@ -2,7 +2,7 @@
 // Signing in with the chosen wallet: one attempt is challenge → personal_sign → verify; each ordinary
 // failure gets a plain message and a way forward (try again, switch networks).
 /** @import { Eip1193Provider, WalletEntry } from './types.js' */
-import { NOTHING_USED_UP, requestChallenge, verify } from './api.js';
+import { leave, NOTHING_USED_UP, requestChallenge, verify } from './api.js';
 import { chainOf, sayChecking } from './checking.js';
 import { byId, status } from './dom.js';
 import { chains } from './page-data.js';
@@ -112,12 +112,11 @@ async function finish(signed, attempt) {
       stopChecking();
       status(t('status.unavailable'));
     };
-    const { redirectTo } = await verify(signed, { waiting, wanted });
+    const answer = await verify(signed, { waiting, wanted });
     stopChecking();
     state.unsent = undefined;
-    status(t('status.done'));
     state.leaving = true;
-    window.location.assign(redirectTo);
+    leave(answer, status);
   } catch (err) {
     stopChecking();
     if (attempt !== state.flow) return;

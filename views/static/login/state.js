@@ -17,7 +17,7 @@
  * @property {WalletEntry | undefined} chosen the wallet the user picked last
  * @property {number} flow increases on every new attempt (and when one is stopped), so a stale attempt stops quietly
  * @property {boolean} busy an attempt is waiting on the wallet or the server
- * @property {boolean} leaving the attempt succeeded and the browser is on its way to the application
+ * @property {boolean} leaving the attempt succeeded: the browser is on its way to the application (or, on a phone, the computer goes on)
  * @property {boolean} afterExpiry the attempt replaces an expired challenge: its status keeps saying why the wallet asks again
  * @property {string | undefined} address this attempt's account, once the wallet names it
  * @property {boolean} wrongNetwork the attempt stopped because the wallet is on a network the service does not accept

@@ -68,6 +68,19 @@
 
 /** POST /interaction/:uid/challenge answers with the EIP-4361 message to sign. @typedef {{ message: string }} ChallengeAnswer */
 
-/** POST /interaction/:uid/verify answers with where the browser goes next. @typedef {{ redirectTo: string }} VerifyAnswer */
+/**
+ * POST verify answers with where the browser goes next, or, on a phone the login was handed to, that it goes on at the computer.
+ * @typedef {{ redirectTo: string } | { continuesOn: 'computer' }} VerifyAnswer
+ */
+
+/**
+ * POST /interaction/:uid/handoff: a link for signing on the phone.
+ * @typedef {{ link: string, code: string, expiresAt: string, qr: string, deepLinks: { wallet: string, href: string }[] }} HandoffOffer
+ */
+
+/**
+ * GET /interaction/:uid/handoff: where that link stands.
+ * @typedef {{ status: 'none' | 'waiting' | 'expired' } | { status: 'opened', code: string } | { status: 'signed', redirectTo: string }} HandoffStatus
+ */
 
 export {};

@@ -100,7 +100,9 @@ export function discoverWallets(choose) {
       state.wallets.noWalletSaid = true;
       status(t('error.noWallet'), true);
       byId('manual', HTMLDetailsElement).open = true;
-      byId('mobile', HTMLDetailsElement).open = true;
+      // The login page offers the phone (views/login.ejs); a phone's page, its wallet apps (views/handoff.ejs).
+      const other = document.getElementById('phone') ?? document.getElementById('wallet-apps');
+      if (other instanceof HTMLDetailsElement) other.open = true;
     }
   }, 400);
 }
