@@ -124,8 +124,8 @@ export function createProtocolGate(deps: AppContext): ProtocolGate {
     if (deviceCode) {
       // Counted by the code's hash, as it is stored (oidc/token-ids.ts): the code itself is never a key, a row or a log field.
       const poll = await rateLimiter.hit(limits.devicePoll, hashTokenId(deviceCode));
+      // A 400 in the protocol's own flow, not a 429: not counted as a rate-limit refusal in the metrics.
       if (!poll.allowed) {
-        deps.metrics.rateLimited(limits.devicePoll.name);
         ctx.status = 400;
         ctx.set('Cache-Control', 'no-store');
         ctx.body = { error: 'slow_down', error_description: `poll at most every ${limits.devicePoll.windowSeconds} s; wait ${poll.retryAfterSeconds} s` };
