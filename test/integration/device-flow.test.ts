@@ -113,6 +113,21 @@ describeEachDatabase('device authorization grant', (backend) => {
       assert.match(page.csp ?? '', /script-src 'self'/, 'the CSP of every page');
     });
 
+    it("keeps the code form's session, which has no account, only as long as a device code", async () => {
+      const agent = createAgent(d.server.issuer);
+      await enterUserCode(agent, 'BCDF-GHJK');
+      const cookie = (await agent.jar.getCookies(d.server.issuer)).find((c) => c.key === '_session')?.value;
+      assert.ok(cookie, 'the form set a session cookie');
+      const rows = await d.server.ctx
+        .database!.knex('oidc_payloads')
+        .where({ model: 'Session', id: hashTokenId(cookie) })
+        .select('expires_at', 'account_id');
+      assert.equal(rows.length, 1, 'the form secret is stored');
+      const seconds = (new Date(rows[0]!.expires_at).getTime() - Date.now()) / 1000;
+      assert.ok(seconds > 500 && seconds <= 600, `expires in ${seconds} s, not SESSION_TTL`);
+      assert.equal(rows[0]!.account_id, null);
+    });
+
     it('answers access_denied when the person cancels on the confirmation page', async () => {
       const response = await oidc.initiateDeviceAuthorization(d.config, { scope: 'openid' });
       const agent = createAgent(d.server.issuer);
