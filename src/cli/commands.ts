@@ -64,7 +64,20 @@ interface ClientFlags {
   authMethod?: string;
   skipConsent?: boolean;
   metadata?: string;
+  device?: boolean;
 }
+
+/**
+ * --device: a CLI, TV or other input-constrained device (RFC 8628). A public client, since a secret shipped in a
+ * device is no secret; no redirect URIs and no response types, since it never receives a redirect; the device code
+ * grant, and refresh tokens for the offline_access scope.
+ */
+const DEVICE_CLIENT = {
+  grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'none',
+};
 
 /** --metadata: a JSON object of client metadata, or a usage error that says what is wrong. */
 function parseMetadata(json: string | undefined): Record<string, unknown> {
@@ -245,10 +258,15 @@ export function buildCli({ withStores, withDatabase, withContext, keysChanged }:
     .option('--redirect-uri <uri>', 'allowed redirect URI (repeat for several)', collect)
     .addOption(new Option('--auth-method <method>', 'token endpoint auth method (default client_secret_post)').choices([...CLIENT_AUTH_METHODS]))
     .option('--skip-consent', 'first-party client: no consent page')
+    .option('--device', 'a CLI or TV signing in with the device authorization grant (RFC 8628): public, no redirect URIs')
     .option('--metadata <json>', 'RFC 7591 client metadata as a JSON object; the flags above override its fields')
     .option('--json', 'print JSON', false)
     .action(async (opts: ClientFlags & { json: boolean }) => {
-      const metadata = { ...parseMetadata(opts.metadata), ...flagsToMetadata(opts) } as Omit<ClientMetadata, 'client_id'>;
+      if (opts.device && (opts.redirectUri || opts.authMethod)) throw new UsageError('--device: a device client has no redirect URI and no secret');
+      const metadata = { ...parseMetadata(opts.metadata), ...(opts.device ? DEVICE_CLIENT : {}), ...flagsToMetadata(opts) } as Omit<
+        ClientMetadata,
+        'client_id'
+      >;
       // Stored explicitly, so a later change of the default never changes how an existing client authenticates.
       metadata.token_endpoint_auth_method ??= 'client_secret_post';
       const client = await withContext(async ({ provider, stores, changes }) => {

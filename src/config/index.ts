@@ -249,6 +249,20 @@ const variables = z.object({
   REFRESH_TOKEN_TTL: secondsIn(60, 365 * 86400)
     .default(30 * 86400)
     .meta({ description: 'Refresh token lifetime in seconds.' }),
+  DEVICE_CODE_TTL: secondsIn(60, 3600)
+    .default(600)
+    .meta({
+      description:
+        'Seconds a device code and its user code stay valid (the device authorization grant, RFC 8628): the time a person has to open the verification page, ' +
+        'type the code and sign in. The device then gets `expired_token`.',
+    }),
+  DEVICE_POLL_INTERVAL: secondsIn(1, 60)
+    .default(5)
+    .meta({
+      description:
+        'Seconds a device must wait between two token requests for one device code, advertised as `interval` (RFC 8628 §3.2). ' +
+        'A device code polled sooner is answered 400 `slow_down` (§3.5).',
+    }),
   OUTBOUND_PRIVATE_HOSTS: list(
     z
       .string()
@@ -341,6 +355,17 @@ const variables = z.object({
   }),
   END_SESSION_RATE_LIMIT: perMinute(300).meta({
     description: 'Requests per minute from one client IP to the logout endpoints `/session/end` and `/session/end/confirm` (together). ' + RATE_LIMIT_NOTE,
+  }),
+  DEVICE_AUTHORIZATION_RATE_LIMIT: perMinute(60).meta({
+    description:
+      'Requests per minute from one client IP to the device authorization endpoint `/device/auth` (each issues a device code and a user code). ' +
+      RATE_LIMIT_NOTE,
+  }),
+  USER_CODE_RATE_LIMIT: perMinute(20).meta({
+    description:
+      'Requests per minute from one client IP to the verification page `/device`, GET and POST together (opening it, sending a user code, then Continue or Abort: three a sign-in). ' +
+      'It bounds guessing user codes (RFC 8628 §5.1). ' +
+      RATE_LIMIT_NOTE,
   }),
   CLIENT_AUTH_FAILURE_LIMIT: perMinute(10).meta({
     description:
@@ -620,7 +645,10 @@ export const configSchema = z
       // A grant outlives the session while its refresh tokens are valid.
       grant: Math.max(v.SESSION_TTL, v.REFRESH_TOKEN_TTL),
       refreshToken: v.REFRESH_TOKEN_TTL,
+      deviceCode: v.DEVICE_CODE_TTL,
     },
+    /** Seconds between a device's token requests for one device code (RFC 8628 §3.2 `interval`). */
+    devicePollIntervalSeconds: v.DEVICE_POLL_INTERVAL,
     /** Hosts oidc-provider may reach even on private or loopback addresses (jwks_uri, back-channel logout). */
     outboundPrivateHosts: v.OUTBOUND_PRIVATE_HOSTS ?? [],
     /** Seconds a looked-up client is kept in memory (0: always read the database). */
@@ -643,6 +671,10 @@ export const configSchema = z
       introspection: { name: 'introspection', limit: v.TOKEN_RATE_LIMIT, windowSeconds: 60 },
       revocation: { name: 'revocation', limit: v.TOKEN_RATE_LIMIT, windowSeconds: 60 },
       endSession: { name: 'end-session', limit: v.END_SESSION_RATE_LIMIT, windowSeconds: 60 },
+      deviceAuthorization: { name: 'device-auth', limit: v.DEVICE_AUTHORIZATION_RATE_LIMIT, windowSeconds: 60 },
+      userCode: { name: 'user-code', limit: v.USER_CODE_RATE_LIMIT, windowSeconds: 60 },
+      // One token request per device code per interval, keyed by the code's hash (http/protocol-gate.ts).
+      devicePoll: { name: 'device-poll', limit: 1, windowSeconds: v.DEVICE_POLL_INTERVAL },
       clientAuthFailures: { name: 'client-auth', limit: v.CLIENT_AUTH_FAILURE_LIMIT, windowSeconds: 60 },
       clientLockout: { name: 'client-lockout', limit: v.CLIENT_LOCKOUT_LIMIT, windowSeconds: 3600, blockSeconds: v.CLIENT_LOCKOUT },
     },

@@ -77,7 +77,7 @@ export function createInteractionPages(app: AppContext): Router {
         ctx,
         'consent',
         { ...common, title: pages.texts['consent.title'], scopes, claims, account: interaction.session?.accountId },
-        { formActionOrigins: formActionSource(redirectUriOf(interaction.params, client)) },
+        { formActionOrigins: formActionSource(redirectUriOf(interaction, client)) },
       );
     }
   });

@@ -7,6 +7,7 @@ import type { Interaction } from 'oidc-provider';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
+import { DEVICE_ROUTES } from '../oidc/provider.ts';
 import { checkParsedBody } from './input-gate.ts';
 
 /** Every interaction route is under this prefix; `:uid` is oidc-provider's interaction id. */
@@ -55,8 +56,18 @@ export async function clientOf(provider: Provider, clientId: unknown) {
   return client;
 }
 
-/** The redirect URI the login ends at; a client with one registered URI may omit it (RFC 6749 §3.1.2.3). */
-export function redirectUriOf(params: Record<string, unknown>, client: { redirectUris?: readonly string[] | undefined }): string {
+/**
+ * Where the login ends: the redirect URI (a client with one registered URI may omit it, RFC 6749 §3.1.2.3), or for a
+ * device login (RFC 8628), which has none, the verification URI the person opened. oidc-provider gives an interaction a
+ * `deviceCode` only when it starts at the verification URI, and sends it back there (`returnTo`, the device_resume route;
+ * lib/actions/authorization/interactions.js): that marks a device login, whatever its client registered.
+ */
+export function redirectUriOf(
+  interaction: Pick<Interaction, 'params' | 'deviceCode' | 'returnTo'>,
+  client: { redirectUris?: readonly string[] | undefined },
+): string {
+  if (interaction.deviceCode) return new URL(DEVICE_ROUTES.verification, interaction.returnTo).href;
+  const { params } = interaction;
   const uri = typeof params.redirect_uri === 'string' ? params.redirect_uri : client.redirectUris?.[0];
   if (!uri) throw new AppError('invalid_request', 'this login has no redirect URI');
   return uri;

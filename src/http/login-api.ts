@@ -114,7 +114,7 @@ export function createLoginApi(app: AppContext, handoffs: Handoffs): Router<Logi
       interactionUid: interaction.uid,
       clientId: client.clientId,
       clientName: client.clientName,
-      redirectUri: redirectUriOf(interaction.params, client),
+      redirectUri: redirectUriOf(interaction, client),
       address: body.address,
       chainId: body.chainId,
     });

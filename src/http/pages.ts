@@ -8,6 +8,7 @@ import type { Context } from 'koa';
 import type { Config } from '../config/index.ts';
 import { buttonText, contrastRatio, MIN_NON_TEXT_CONTRAST, SCHEMES } from '../config/contrast.ts';
 import type { ProviderPages } from '../oidc/provider.ts';
+import { createDevicePages } from './device-pages.ts';
 
 /** Every text a page shows, by key (views/i18n/<lang>.json); `{name}` placeholders are filled by `t`. */
 export type Texts = Record<string, string>;
@@ -127,6 +128,7 @@ export function createPages(opts: { viewsDir: string; brand: Config['brand'] }):
         const clientName = ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
         await render(ctx, 'logout-success', { title: t('logoutSuccess.title'), clientName });
       },
+      ...createDevicePages(render, t),
     },
   };
 }

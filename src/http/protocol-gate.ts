@@ -2,10 +2,14 @@
 // starts work (an interaction, a token, a logout), and for the endpoints that authenticate a client
 // (token, introspection, revocation) a backoff and then a lockout per client id after failed
 // authentications. Refusals answer 429 with Retry-After in OAuth's error shape, before oidc-provider runs.
+// A device code polled sooner than its interval answers 400 slow_down (RFC 8628 §3.5), which oidc-provider defines
+// (errors.SlowDown) but never raises.
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import type { AppContext } from '../context.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
+import { DEVICE_ROUTES } from '../oidc/provider.ts';
+import { hashTokenId } from '../oidc/token-ids.ts';
 import type { RateDecision, RateRule } from './ports.ts';
 import { protocolRequest } from './protocol-request.ts';
 
@@ -15,8 +19,12 @@ type Limits = AppContext['config']['rateLimits'];
 function ruleFor(method: string, path: string, limits: Limits): RateRule | undefined {
   if (path === '/auth') return method === 'GET' || method === 'POST' ? limits.authorization : undefined;
   if (path === '/session/end') return method === 'GET' || method === 'POST' ? limits.endSession : undefined;
+  // The verification page: each GET keeps a form secret for a while (oidc/adapter.ts), each POST tries a user code,
+  // so this also bounds guessing them (RFC 8628 §5.1).
+  if (path === DEVICE_ROUTES.verification) return method === 'GET' || method === 'POST' ? limits.userCode : undefined;
   if (method !== 'POST') return undefined;
   if (path === '/session/end/confirm') return limits.endSession;
+  if (path === DEVICE_ROUTES.deviceAuthorization) return limits.deviceAuthorization;
   if (path === '/token') return limits.token;
   if (path === '/token/introspection') return limits.introspection;
   if (path === '/token/revocation') return limits.revocation;
@@ -24,6 +32,8 @@ function ruleFor(method: string, path: string, limits: Limits): RateRule | undef
 }
 
 const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation']);
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** As RFC 6749 §2.3.1 encodes Basic credentials (form encoding); oidc-provider decodes them the same way. */
 const formDecode = (value: string) => decodeURIComponent(value.replace(/\+/g, '%20'));
@@ -108,10 +118,22 @@ export function createProtocolGate(deps: AppContext): ProtocolGate {
       if (byIp.first) logger.warn({ ip: ctx.ip, rule: rule.name }, 'rate limit reached');
       return refuse(ctx, byIp, 'too many requests from this address');
     }
-    if (!CLIENT_AUTH_PATHS.has(ctx.path) || !clientRules.some((r) => r.limit > 0)) return next();
-
     // Already read, and checked, by the input check in front (app.ts).
     const request = await protocolRequest(ctx);
+    const deviceCode = ctx.path === '/token' && request.params.get('grant_type') === DEVICE_CODE_GRANT && request.params.get('device_code');
+    if (deviceCode) {
+      // Counted by the code's hash, as it is stored (oidc/token-ids.ts): the code itself is never a key, a row or a log field.
+      const poll = await rateLimiter.hit(limits.devicePoll, hashTokenId(deviceCode));
+      // A 400 in the protocol's own flow, not a 429: not counted as a rate-limit refusal in the metrics.
+      if (!poll.allowed) {
+        ctx.status = 400;
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = { error: 'slow_down', error_description: `poll at most every ${limits.devicePoll.windowSeconds} s; wait ${poll.retryAfterSeconds} s` };
+        return;
+      }
+    }
+    if (!CLIENT_AUTH_PATHS.has(ctx.path) || !clientRules.some((r) => r.limit > 0)) return next();
+
     const clientId = claimedClientId(ctx, request.params);
     if (!clientId) return next();
     // Checked before oidc-provider compares any secret: while a client id is refused, the right secret is too.

@@ -19,6 +19,8 @@ const GATED_ENDPOINTS: Record<string, string> = {
   '/token/revocation': 'revocation',
   '/session/end': 'end_session',
   '/session/end/confirm': 'end_session_confirm',
+  '/device/auth': 'device_authorization',
+  '/device': 'code_verification',
 };
 
 const routeInFront = (path: string) => (Object.hasOwn(GATED_ENDPOINTS, path) ? GATED_ENDPOINTS[path]! : path.startsWith('/static/') ? 'static' : 'unmatched');

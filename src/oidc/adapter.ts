@@ -1,11 +1,11 @@
 // oidc-provider's storage adapters (docs: Adapter): every model over a PayloadStore, and the Client
 // model over the ClientStore with a short cache. The contract is the library's memory adapter.
 import { LRUCache } from 'lru-cache';
-import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import { ClientMetadataError, isDataException } from '../errors.ts';
 import { checkStoredClient } from './clients.ts';
-import { handleFor, HASHED_MODELS, hashTokenId, storedIdForWrite, withoutJti, withoutSessionCookie } from './token-ids.ts';
+import { handleFor, HASHED_MODELS, hashTokenId, isHandle, storedIdForWrite, withoutJti, withoutSessionCookie } from './token-ids.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
 import { fromStorage } from './unavailable.ts';
 
@@ -72,11 +72,22 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
     const payload = toPayload(stored);
     return payload && stored && hashed ? { ...payload, jti: handleFor(stored.id) } : payload;
   };
+  /**
+   * A device login's Interaction refers to its DeviceCode by the handle it was found with (by user code), and oidc-provider
+   * finds it by that reference when the browser comes back from the login (the `device_resume` route,
+   * lib/actions/authorization/device.js). Only there does a handle find its row: presented anywhere else (a device_code at
+   * /token) it is hashed like any value, so a stored hash still redeems nothing. oidc-provider runs every request in its
+   * own async context (Provider.ctx), which tells the route.
+   */
+  const lookupId = (id: string) =>
+    model === 'DeviceCode' && isHandle(id) && Provider.ctx?.oidc?.route === 'device_resume' ? storedIdForWrite(id) : ids.lookup(id);
   return answeringOutages({
     async upsert(id, payload, expiresIn) {
       // A session without an account holds nothing worth keeping (a logged-out browser, a logout without
-      // a session, a stale cookie): oidc-provider would save one for each such request, for ttl.Session.
-      if (model === 'Session' && !payload.accountId) return;
+      // a session, a stale cookie): oidc-provider would save one for each such request, for ttl.Session. The device flow's
+      // user-code form is the exception: it keeps its xsrf secret in the session's `state` (lib/shared/xsrf.js), so the
+      // form's route saves one (for a device code's lifetime: ttl.Session in oidc/provider.ts).
+      if (model === 'Session' && !payload.accountId && Provider.ctx?.oidc?.route !== 'code_verification') return;
       if (model === 'Interaction' && Buffer.byteLength(JSON.stringify(payload.params ?? {})) > AUTHORIZATION_PARAMS_LIMIT) {
         throw new errors.InvalidRequest(`the authorization request's parameters are over ${AUTHORIZATION_PARAMS_LIMIT} bytes`);
       }
@@ -88,7 +99,7 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
         throw err;
       }
     },
-    find: async (id) => byId(id, await lookup(() => store.find(model, ids.lookup(id)))),
+    find: async (id) => byId(id, await lookup(() => store.find(model, lookupId(id)))),
     findByUid: async (uid) => byKey(await lookup(() => store.findByUid(model, uid))),
     findByUserCode: async (userCode) => byKey(await lookup(() => store.findByUserCode(model, userCode))),
     /**
@@ -102,7 +113,8 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
       if (await store.consume(model, storedId, clock())) return;
       const grantId = (await store.find(model, storedId))?.payload.grantId;
       if (typeof grantId === 'string') await store.revokeGrant(grantId);
-      throw new errors.InvalidGrant(`${model === 'AuthorizationCode' ? 'authorization code' : 'token'} already used`);
+      const what = model === 'AuthorizationCode' ? 'authorization code' : model === 'DeviceCode' ? 'device code' : 'token';
+      throw new errors.InvalidGrant(`${what} already used`);
     },
     destroy: (id) => store.destroy(model, ids.write(id)),
     revokeByGrantId: (grantId) => store.revokeByGrantId(model, grantId),

@@ -30,8 +30,13 @@ function loginPolicy() {
   return policy;
 }
 
+type DeviceFlowOptions = NonNullable<NonNullable<Configuration['features']>['deviceFlow']>;
+
 export interface ProviderPages {
   error: NonNullable<Configuration['renderError']>;
+  deviceInput: NonNullable<DeviceFlowOptions['userCodeInputSource']>;
+  deviceConfirm: NonNullable<DeviceFlowOptions['userCodeConfirmSource']>;
+  deviceSuccess: NonNullable<DeviceFlowOptions['successSource']>;
   logout: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource']>;
   logoutSuccess: NonNullable<NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource']>;
 }
@@ -47,6 +52,23 @@ export interface ProviderDeps {
   cookieKeys: string[];
   pages: ProviderPages;
   observer: Observer;
+}
+
+/**
+ * The device authorization grant's endpoints (RFC 8628 §3.1, §3.3): oidc-provider's defaults, set explicitly because the
+ * gate in front (http/protocol-gate.ts) and the SIWE message of a device login (http/interactions.ts) name them too.
+ */
+export const DEVICE_ROUTES = { deviceAuthorization: '/device/auth', verification: '/device' } as const;
+
+/**
+ * oidc-provider's device authorization response carries no `interval` (lib/actions/authorization/device.js), which
+ * clients read as 5 s (RFC 8628 §3.2). We advertise the one the gate enforces with `slow_down`, so the two never differ.
+ */
+function advertiseInterval(seconds: number): Parameters<Provider['use']>[0] {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'device_authorization' && ctx.status === 200) Object.assign(ctx.body as object, { interval: seconds });
+  };
 }
 
 /** Response types offered: code for every RP, id_token and code id_token for Auth0's front channel. */
@@ -73,6 +95,21 @@ function cacheJwks(maxAge: number): Parameters<Provider['use']>[0] {
   return async (ctx, next) => {
     await next();
     if (ctx.oidc?.route === 'jwks' && ctx.status === 200) ctx.set('Cache-Control', `public, max-age=${maxAge}`);
+  };
+}
+
+/**
+ * After an error on the user-code form (no xsrf secret, a stale form), oidc-provider's error handler puts a new form
+ * secret in the session and the router then `persist`s it (lib/shared/error_handler.js, lib/helpers/initialize_app.js
+ * ensureSessionSave). A session that was never saved (a first visit that posts, a session that expired) has no `exp`,
+ * and persist throws: a 500 instead of the form. Such a session is saved as a new one, for as long as a device code.
+ * Session is a class of this Provider only (lib/provider.js), so the change stays with it.
+ */
+function saveNewSessionsOnPersist(provider: Provider, ttlSeconds: number): void {
+  const prototype = provider.Session.prototype;
+  const persist = prototype.persist;
+  prototype.persist = function (this: typeof prototype) {
+    return typeof this.exp === 'number' ? persist.call(this) : this.save(ttlSeconds);
   };
 }
 
@@ -116,10 +153,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       AuthorizationCode: config.ttl.authorizationCode,
       IdToken: config.ttl.idToken,
       Interaction: config.ttl.interaction,
-      Session: config.ttl.session,
+      // A session without an account only holds the device flow's form secret (oidc/adapter.ts): it lasts as long as a device code.
+      Session: (_ctx, session) => (session.accountId ? config.ttl.session : config.ttl.deviceCode),
       Grant: config.ttl.grant,
       RefreshToken: config.ttl.refreshToken,
+      DeviceCode: config.ttl.deviceCode,
     },
+    routes: { device_authorization: DEVICE_ROUTES.deviceAuthorization, code_verification: DEVICE_ROUTES.verification },
     // Public clients' refresh tokens rotate on every use; reusing a rotated one revokes the whole
     // grant (docs: rotateRefreshToken). Confidential clients keep theirs, as Keycloak and Auth0 expect.
     rotateRefreshToken: (ctx) => ctx.oidc.entities.Client?.clientAuthMethod === 'none',
@@ -144,6 +184,18 @@ export function createProvider(deps: ProviderDeps): Provider {
       // Logout tokens to RPs that register a backchannel_logout_uri (Keycloak's broker endpoint).
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource: deps.pages.logout, postLogoutSuccessSource: deps.pages.logoutSuccess },
+      // The device authorization grant (RFC 8628) for CLIs and TVs: the person types the user code on our pages, then signs in
+      // on the same login page. Base-20 consonants in two groups of four, as RFC 8628 §6.1 recommends: no vowels (no words),
+      // no look-alikes, 20^8 codes, which the per-IP limit on the verification form (USER_CODE_RATE_LIMIT) keeps out of
+      // a guesser's reach (docs: features.deviceFlow).
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource: deps.pages.deviceInput,
+        userCodeConfirmSource: deps.pages.deviceConfirm,
+        successSource: deps.pages.deviceSuccess,
+      },
     },
     renderError: deps.pages.error,
   };
@@ -157,6 +209,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(answerOutages(deps.pages.error));
   provider.use(endAnonymousLogout);
   provider.use(cacheJwks(config.keys.jwksMaxAgeSeconds));
+  provider.use(advertiseInterval(config.devicePollIntervalSeconds));
+  saveNewSessionsOnPersist(provider, config.ttl.deviceCode);
   provider.on('server_error', (_ctx, err) => deps.observer.providerProblem({ kind: 'server_error', err }));
   provider.on('backchannel.error', (_ctx, err, client) =>
     deps.observer.providerProblem({ kind: 'backchannel_error', err, clientId: client.clientId, uri: client.backchannelLogoutUri }),

@@ -41,6 +41,8 @@ const HANDLE = 'stored-sha256:';
 /** The id to store under, for writes the library makes with an id it generated or read back. */
 export const storedIdForWrite = (id: string): string => (id.startsWith(HANDLE) ? id.slice(HANDLE.length) : hashTokenId(id));
 
+export const isHandle = (id: string): boolean => id.startsWith(HANDLE);
+
 /** The `jti` a record found by a secondary key reads back with. */
 export const handleFor = (storedId: string): string => `${HANDLE}${storedId}`;
 

@@ -95,5 +95,32 @@ describe('screenshots of the login pages', { skip: skipWithoutBrowser }, () => {
       await bare.page.getByRole('heading', { name: text('error.title') }).waitFor();
       await screenshot(bare.page, `error-${size}`);
     });
+
+    it(`shows the device sign-in pages at ${size} width: the code form, a wrong code, the confirmation`, async () => {
+      const device = await h.server.addClient({
+        client_name: 'Wallet CLI',
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'none',
+      });
+      const res = await fetch(`${h.server.issuer}/device/auth`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'wallet-cli/1.4 (Linux x86_64)' },
+        body: new URLSearchParams({ client_id: device.client_id, scope: 'openid' }),
+      });
+      const { verification_uri, verification_uri_complete } = (await res.json()) as { verification_uri: string; verification_uri_complete: string };
+      const { page } = await h.open({ viewport });
+      await page.goto(verification_uri);
+      await page.getByLabel(text('device.input.label')).waitFor();
+      await screenshot(page, `device-code-${size}`);
+      await page.getByLabel(text('device.input.label')).fill('BCDF-GHJK');
+      await page.getByRole('button', { name: text('device.input.continue') }).click();
+      await page.getByText(text('device.problem.notFound')).waitFor();
+      await screenshot(page, `device-code-wrong-${size}`);
+      await page.goto(verification_uri_complete);
+      await page.getByRole('heading', { name: text('device.confirm.title') }).waitFor();
+      await screenshot(page, `device-confirm-${size}`);
+    });
   }
 });

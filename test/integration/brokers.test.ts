@@ -424,27 +424,23 @@ describe('requests the brokers send', () => {
         'none',
         'private_key_jwt',
       ]);
-      assert.deepEqual(sorted(d.grant_types_supported), ['authorization_code', 'implicit', 'refresh_token']);
+      assert.deepEqual(sorted(d.grant_types_supported), ['authorization_code', 'implicit', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
       assert.deepEqual(sorted(d.scopes_supported), ['offline_access', 'openid', 'profile']);
       assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
       assert.deepEqual(d.id_token_signing_alg_values_supported, ['RS256', 'ES256', 'EdDSA']);
       assert.equal(d.introspection_endpoint, `${d.issuer}/token/introspection`);
       assert.equal(d.revocation_endpoint, `${d.issuer}/token/revocation`);
       assert.equal(d.end_session_endpoint, `${d.issuer}/session/end`);
+      assert.equal(d.device_authorization_endpoint, `${d.issuer}/device/auth`);
       assert.equal(d.backchannel_logout_supported, true);
       assert.equal(d.backchannel_logout_session_supported, true);
     });
 
-    it('advertises nothing it does not offer: no request_uri, device flow, PAR, DPoP or registration', () => {
+    it('advertises nothing it does not offer: no request_uri, PAR, DPoP or registration', () => {
       const d = t.broker.discovery;
       assert.notEqual(d.request_uri_parameter_supported, true);
       assert.notEqual(d.request_parameter_supported, true);
-      for (const key of [
-        'device_authorization_endpoint',
-        'pushed_authorization_request_endpoint',
-        'dpop_signing_alg_values_supported',
-        'registration_endpoint',
-      ]) {
+      for (const key of ['pushed_authorization_request_endpoint', 'dpop_signing_alg_values_supported', 'registration_endpoint']) {
         assert.equal(d[key], undefined, key);
       }
     });

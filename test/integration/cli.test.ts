@@ -104,6 +104,21 @@ describeEachDatabase('the CLI', { concurrency: CONCURRENCY }, (backend) => {
     assert.equal(client.skip_consent, true);
   });
 
+  it('adds a device-flow client with --device: public, the device code and refresh grants, no redirect URI', async () => {
+    const db = await fresh();
+    const add = await cli(['clients', 'add', '--name', 'TV', '--device', '--json'], db.env);
+    assert.equal(add.code, 0, add.stderr);
+    const client = JSON.parse(add.stdout);
+    assert.deepEqual(client.grant_types, ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']);
+    assert.deepEqual(client.response_types, []);
+    assert.deepEqual(client.redirect_uris ?? [], []);
+    assert.equal(client.token_endpoint_auth_method, 'none');
+    assert.equal(client.client_secret, undefined);
+    const mixed = await cli(['clients', 'add', '--device', '--redirect-uri', 'https://x.example/cb'], db.env);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /--device/);
+  });
+
   it('refuses invalid client metadata with exit code 2 and the reason', async () => {
     const db = await fresh();
     const badUri = await cli(['clients', 'add', '--name', 'Bad', '--redirect-uri', 'not a uri', '--json'], db.env);
