@@ -31,6 +31,12 @@ function ruleFor(method: string, path: string, limits: Limits): RateRule | undef
   return undefined;
 }
 
+/**
+ * The endpoint a path reaches: oidc-provider's router matches paths case-insensitively and with one trailing slash
+ * (lib/helpers/router.js), so `/TOKEN` and `/device/` are `/token` and `/device`, and must be limited as they are.
+ */
+const endpointOf = (path: string) => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+
 const CLIENT_AUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation']);
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -109,7 +115,8 @@ export function createProtocolGate(deps: AppContext): ProtocolGate {
   const clientRules = [limits.clientAuthFailures, limits.clientLockout];
 
   const gate: Middleware = async (ctx, next) => {
-    const rule = ruleFor(ctx.method, ctx.path, limits);
+    const path = endpointOf(ctx.path);
+    const rule = ruleFor(ctx.method, path, limits);
     if (!rule) return next();
     const byIp = await rateLimiter.hit(rule, ctx.ip);
     if (!byIp.allowed) {
@@ -120,7 +127,7 @@ export function createProtocolGate(deps: AppContext): ProtocolGate {
     }
     // Already read, and checked, by the input check in front (app.ts).
     const request = await protocolRequest(ctx);
-    const deviceCode = ctx.path === '/token' && request.params.get('grant_type') === DEVICE_CODE_GRANT && request.params.get('device_code');
+    const deviceCode = path === '/token' && request.params.get('grant_type') === DEVICE_CODE_GRANT && request.params.get('device_code');
     if (deviceCode) {
       // Counted by the code's hash, as it is stored (oidc/token-ids.ts): the code itself is never a key, a row or a log field.
       const poll = await rateLimiter.hit(limits.devicePoll, hashTokenId(deviceCode));
@@ -132,7 +139,7 @@ export function createProtocolGate(deps: AppContext): ProtocolGate {
         return;
       }
     }
-    if (!CLIENT_AUTH_PATHS.has(ctx.path) || !clientRules.some((r) => r.limit > 0)) return next();
+    if (!CLIENT_AUTH_PATHS.has(path) || !clientRules.some((r) => r.limit > 0)) return next();
 
     const clientId = claimedClientId(ctx, request.params);
     if (!clientId) return next();

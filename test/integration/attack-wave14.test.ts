@@ -1,0 +1,69 @@
+// Attack wave 14: the cross-device sign-in and the device authorization grant, attacked from outside over HTTP on
+// PGlite and Postgres (real openid-client devices, cookie jars, ethers wallets). Each test here failed before its fix.
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import * as oidc from 'openid-client';
+import { describeEachDatabase, type Backend } from '../helpers/db.ts';
+import { createAgent } from '../helpers/login.ts';
+import { startTestServer } from '../helpers/server.ts';
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** A server over a fresh database with a public device client, as `clients add --device` registers it. */
+async function startDevice(backend: Backend, env: Record<string, string> = {}) {
+  const db = await backend.create();
+  const server = await startTestServer(db, { env: { DEVICE_POLL_INTERVAL: '60', ...env } });
+  const client = await server.addClient({
+    client_name: 'Terminal',
+    grant_types: [DEVICE_GRANT],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'none',
+  });
+  const config = await oidc.discovery(new URL(server.issuer), client.client_id, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+  return { server, config, clientId: client.client_id, stop: async () => (await server.close(), await db.drop()) };
+}
+
+describeEachDatabase('attack wave 14', (backend) => {
+  it("limits the device endpoints and slow_down whatever the path's case or trailing slash (oidc-provider routes them all)", async () => {
+    const d = await startDevice(backend, { USER_CODE_RATE_LIMIT: '2', DEVICE_AUTHORIZATION_RATE_LIMIT: '3' });
+    try {
+      const agent = createAgent(d.server.issuer);
+      const form = await Promise.all(
+        ['/device', '/device', '/DEVICE', '/device/', '/Device/'].map(async (path) => {
+          const res = await agent.fetch(`${d.server.issuer}${path}`, { headers: { accept: 'text/html' } });
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      );
+      assert.deepEqual(form.sort(), [200, 200, 429, 429, 429], 'the user-code form: guesses through another spelling count too');
+
+      const { device_code: deviceCode } = await oidc.initiateDeviceAuthorization(d.config, { scope: 'openid' });
+      const poll = async (path: string) => {
+        const res = await fetch(`${d.server.issuer}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: d.clientId }),
+        });
+        return ((await res.json()) as { error: string }).error;
+      };
+      assert.equal(await poll('/token'), 'authorization_pending');
+      for (const path of ['/TOKEN', '/token/', '/Token/']) assert.equal(await poll(path), 'slow_down', path);
+
+      const authorize = async (path: string) => {
+        const res = await fetch(`${d.server.issuer}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ client_id: d.clientId, scope: 'openid' }),
+        });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      // One of the three went to the device code above.
+      const authorizations = await Promise.all(['/device/auth', '/DEVICE/AUTH', '/device/auth/', '/Device/Auth/'].map(authorize));
+      assert.deepEqual(authorizations.sort(), [200, 200, 429, 429]);
+    } finally {
+      await d.stop();
+    }
+  });
+});
