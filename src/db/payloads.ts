@@ -12,6 +12,8 @@ const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, us
   VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)
   ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
     user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL, account_id = excluded.account_id`;
+// The same, leaving a stored payload that holds any of $9's keys as it was: the row lock orders concurrent writers.
+const UPSERT_UNLESS = `${UPSERT} WHERE NOT (oidc_payloads.payload::jsonb ?| $9::text[])`;
 const SELECT = 'SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND';
 const FIND = `${SELECT} id = $2`;
 const FIND_BY_UID = `${SELECT} uid = $2 LIMIT 1`;
@@ -31,10 +33,11 @@ export function createPayloadStore(sql: Sql): PayloadStore {
     return row && { id: row.id, payload: row.payload, consumedAt: row.consumed_at ?? undefined };
   };
   return {
-    async upsert(model, id, payload, expiresAt) {
+    async upsert(model, id, payload, expiresAt, unlessStoredHas) {
       const accountId = typeof payload.accountId === 'string' ? payload.accountId : null;
       const values = [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresAt ?? null, accountId];
-      await sql.query(UPSERT, values, 'oidc_upsert');
+      if (!unlessStoredHas) return (await sql.query(UPSERT, values, 'oidc_upsert')).rowCount === 1;
+      return (await sql.query(UPSERT_UNLESS, [...values, unlessStoredHas], 'oidc_upsert_unless')).rowCount === 1;
     },
     find: (model, id) => first(FIND, model, id, 'oidc_find'),
     findByUid: (model, uid) => first(FIND_BY_UID, model, uid, 'oidc_find_by_uid'),

@@ -135,8 +135,11 @@ export function createMemoryStores(clock: Clock): MemoryStores {
           .map((e) => ({ ...e })),
     },
     payloads: {
-      async upsert(model, id, payload: AdapterPayload, expiresAt) {
+      async upsert(model, id, payload: AdapterPayload, expiresAt, unlessStoredHas) {
+        const stored = payloads.get(key(model, id))?.payload;
+        if (stored && unlessStoredHas?.some((field) => field in stored)) return false;
         payloads.set(key(model, id), { id, payload: structuredClone(payload), consumedAt: undefined, expiresAt });
+        return true;
       },
       find: async (model, id) => copy(payloads.get(key(model, id))),
       findByUid: async (model, uid) => copy(findBy(model, 'uid', uid)),

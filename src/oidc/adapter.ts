@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import Provider, { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import { ClientMetadataError, isDataException } from '../errors.ts';
+import { AlreadyUsedError } from 'oidc-provider/lib/helpers/re_render_errors.js';
 import { checkStoredClient } from './clients.ts';
 import { handleFor, HASHED_MODELS, hashTokenId, isHandle, storedIdForWrite, withoutJti, withoutSessionCookie } from './token-ids.ts';
 import type { ClientStore, PayloadStore, StoredPayload } from './ports.ts';
@@ -59,6 +60,16 @@ function answeringOutages(adapter: Adapter): Adapter {
   return wrapped as unknown as Adapter;
 }
 
+/**
+ * What a device code's save may not overwrite. A code moves forward only: from new to in flight (Continue) or denied
+ * (Cancel), then from in flight to approved or failed. oidc-provider reads a code, checks it and saves it whole
+ * (lib/actions/code_verification.js, lib/actions/authorization/device.js), so without this two browsers confirming one
+ * user code at once both went on to sign in, a Continue overwrote a concurrent Cancel, and a later approval replaced an
+ * earlier one (and its redemption). A save whose step the stored code has already taken is refused as already used.
+ */
+const deviceCodeStepsTaken = (payload: AdapterPayload) =>
+  payload.inFlight && (payload.accountId || payload.error) ? ['accountId', 'error'] : ['inFlight', 'accountId', 'error'];
+
 export function createPayloadAdapter(store: PayloadStore, model: string, clock: Clock): Adapter {
   const ids = idsFor(model);
   const hashed = HASHED_MODELS.has(model);
@@ -93,7 +104,8 @@ export function createPayloadAdapter(store: PayloadStore, model: string, clock: 
       }
       const expiresAt = typeof expiresIn === 'number' ? new Date(clock().getTime() + expiresIn * 1000) : undefined;
       try {
-        await store.upsert(model, ids.write(id), ids.stored(payload), expiresAt);
+        const settled = model === 'DeviceCode' ? deviceCodeStepsTaken(payload) : undefined;
+        if (!(await store.upsert(model, ids.write(id), ids.stored(payload), expiresAt, settled))) throw new AlreadyUsedError();
       } catch (err) {
         if (isDataException(err)) throw new errors.InvalidRequest('the request holds a value that cannot be stored');
         throw err;

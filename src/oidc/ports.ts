@@ -59,7 +59,11 @@ export interface StoredPayload {
 
 /** Storage behind oidc-provider's adapter (oidc/adapter.ts); `model` is the model's name. */
 export interface PayloadStore {
-  upsert(model: string, id: string, payload: AdapterPayload, expiresAt: Date | undefined): Promise<void>;
+  /**
+   * Stores the payload, unless the stored one holds any of `unlessStoredHas` (checked and written atomically): false
+   * then, and the stored payload is left as it was.
+   */
+  upsert(model: string, id: string, payload: AdapterPayload, expiresAt: Date | undefined, unlessStoredHas?: readonly string[]): Promise<boolean>;
   find(model: string, id: string): Promise<StoredPayload | undefined>;
   findByUid(model: string, uid: string): Promise<StoredPayload | undefined>;
   findByUserCode(model: string, userCode: string): Promise<StoredPayload | undefined>;

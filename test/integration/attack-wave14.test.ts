@@ -2,8 +2,10 @@
 // PGlite and Postgres (real openid-client devices, cookie jars, ethers wallets). Each test here failed before its fix.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { Wallet } from 'ethers';
 import * as oidc from 'openid-client';
 import { describeEachDatabase, type Backend } from '../helpers/db.ts';
+import { answerConfirmation, enterUserCode, signInForDevice } from '../helpers/device.ts';
 import { createAgent } from '../helpers/login.ts';
 import { startTestServer } from '../helpers/server.ts';
 
@@ -62,6 +64,38 @@ describeEachDatabase('attack wave 14', (backend) => {
       // One of the three went to the device code above.
       const authorizations = await Promise.all(['/device/auth', '/DEVICE/AUTH', '/device/auth/', '/Device/Auth/'].map(authorize));
       assert.deepEqual(authorizations.sort(), [200, 200, 429, 429]);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('lets one of several browsers answering one user code at once go on: one Continue, or the Cancel, never both', async () => {
+    const d = await startDevice(backend, { DEVICE_POLL_INTERVAL: '1' });
+    try {
+      const response = await oidc.initiateDeviceAuthorization(d.config, { scope: 'openid' });
+      const browsers = Array.from({ length: 6 }, () => createAgent(d.server.issuer));
+      const forms = await Promise.all(browsers.map((b) => enterUserCode(b, response.user_code)));
+      assert.deepEqual(
+        forms.map((f) => f.status),
+        browsers.map(() => 200),
+      );
+      // Five press Continue and one Cancel, at once.
+      const answers = await Promise.all(browsers.map((b, i) => answerConfirmation(b, forms[i]!.xsrf, response.user_code, i === 0 ? 'abort' : 'confirm')));
+      const toLogin = answers.flatMap((a, i) => (a.status === 303 && a.location ? [{ browser: browsers[i]!, location: a.location }] : []));
+      const cancelled = answers[0]!.status === 200 && /cancelled|aborted/i.test(answers[0]!.html);
+      const used = answers.filter((a) => a.status === 400 && /already been used/i.test(a.html));
+      assert.equal(toLogin.length + (cancelled ? 1 : 0), 1, JSON.stringify(answers.map((a) => a.status)));
+      assert.equal(used.length, 5, 'the others are told the code was used');
+
+      if (cancelled) {
+        assert.equal((await oidc.pollDeviceAuthorizationGrant(d.config, response).catch((e: unknown) => e as oidc.ResponseBodyError)).error, 'access_denied');
+        return;
+      }
+      const wallet = Wallet.createRandom();
+      const end = await signInForDevice(toLogin[0]!.browser, toLogin[0]!.location, wallet);
+      assert.equal(end.status, 200);
+      const tokens = await oidc.pollDeviceAuthorizationGrant(d.config, response);
+      assert.equal(tokens.claims()?.sub, wallet.address);
     } finally {
       await d.stop();
     }
