@@ -363,7 +363,7 @@ const variables = z.object({
   }),
   USER_CODE_RATE_LIMIT: perMinute(20).meta({
     description:
-      'Requests per minute from one client IP to the verification page `/device`, GET and POST together (opening it, sending a user code, then Continue or Abort: three a sign-in). ' +
+      'Requests per minute from one client IP to the verification page `/device`, GET, HEAD and POST together (opening it, sending a user code, then Continue or Abort: three a sign-in). ' +
       'It bounds guessing user codes (RFC 8628 §5.1). ' +
       RATE_LIMIT_NOTE,
   }),

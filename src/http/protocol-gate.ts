@@ -17,11 +17,13 @@ type Limits = AppContext['config']['rateLimits'];
 
 /** The rule for a request to oidc-provider, by method and path (oidc-provider's default routes). */
 function ruleFor(method: string, path: string, limits: Limits): RateRule | undefined {
-  if (path === '/auth') return method === 'GET' || method === 'POST' ? limits.authorization : undefined;
-  if (path === '/session/end') return method === 'GET' || method === 'POST' ? limits.endSession : undefined;
+  // oidc-provider's router answers HEAD with the GET route (lib/helpers/router.js): it starts the same work.
+  const getOrPost = method === 'GET' || method === 'HEAD' || method === 'POST';
+  if (path === '/auth') return getOrPost ? limits.authorization : undefined;
+  if (path === '/session/end') return getOrPost ? limits.endSession : undefined;
   // The verification page: each GET keeps a form secret for a while (oidc/adapter.ts), each POST tries a user code,
   // so this also bounds guessing them (RFC 8628 §5.1).
-  if (path === DEVICE_ROUTES.verification) return method === 'GET' || method === 'POST' ? limits.userCode : undefined;
+  if (path === DEVICE_ROUTES.verification) return getOrPost ? limits.userCode : undefined;
   if (method !== 'POST') return undefined;
   if (path === '/session/end/confirm') return limits.endSession;
   if (path === DEVICE_ROUTES.deviceAuthorization) return limits.deviceAuthorization;

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Wallet } from 'ethers';
 import * as oidc from 'openid-client';
+import { createDb } from '../../src/db/knex.ts';
 import { describeEachDatabase, type Backend } from '../helpers/db.ts';
 import { answerConfirmation, enterUserCode, signInForDevice } from '../helpers/device.ts';
 import { createAgent } from '../helpers/login.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { REDIRECT_URI, startTestServer } from '../helpers/server.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -98,6 +99,37 @@ describeEachDatabase('attack wave 14', (backend) => {
       assert.equal(tokens.claims()?.sub, wallet.address);
     } finally {
       await d.stop();
+    }
+  });
+
+  it('limits HEAD like GET on /device, /auth and /session/end: a HEAD keeps a session or an interaction too', async () => {
+    const db = await backend.create();
+    const env = { USER_CODE_RATE_LIMIT: '2', AUTHORIZATION_RATE_LIMIT: '2', END_SESSION_RATE_LIMIT: '2' };
+    const server = await startTestServer(db, { env });
+    const rp = await server.addClient({ redirect_uris: [REDIRECT_URI] });
+    const auth = `/auth?${new URLSearchParams({ client_id: rp.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT_URI, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`;
+    const statuses: Record<string, number[]> = {};
+    try {
+      for (const path of ['/device', auth, '/session/end']) {
+        for (const method of ['GET', 'HEAD', 'HEAD', 'HEAD', 'HEAD']) {
+          const res = await fetch(`${server.issuer}${path}`, { method, redirect: 'manual' });
+          await res.arrayBuffer();
+          (statuses[path.slice(0, 12)] ??= []).push(res.status);
+        }
+      }
+    } finally {
+      await server.close();
+    }
+    const knex = createDb(db.database);
+    try {
+      for (const [path, list] of Object.entries(statuses)) assert.deepEqual(list.slice(2), [429, 429, 429], `${path}: ${list.join(' ')}`);
+      const rows = (await knex('oidc_payloads').select('model').count({ count: '*' }).groupBy('model')) as { model: string; count: string | number }[];
+      const count = (model: string) => Number(rows.find((r) => r.model === model)?.count ?? 0);
+      assert.equal(count('Session'), 2, 'one form session per request let through');
+      assert.equal(count('Interaction'), 2, 'one interaction per request let through');
+    } finally {
+      await knex.destroy();
+      await db.drop();
     }
   });
 });
