@@ -23,6 +23,9 @@ const FIND_BY_INTERACTION = `SELECT ${COLUMNS} FROM login_handoffs WHERE interac
 // Conditional updates are the whole race: row locking lets one caller claim, and one mark it signed.
 const CLAIM = 'UPDATE login_handoffs SET device = $2, claimed_at = $3 WHERE id = $1 AND device IS NULL AND claim_until > $3';
 const MARK_SIGNED = 'UPDATE login_handoffs SET signed_at = $3 WHERE id = $1 AND device = $2 AND signed_at IS NULL';
+const MARK_SIGNED_HERE = 'UPDATE login_handoffs SET signed_at = $2 WHERE interaction_uid = $1 AND signed_at IS NULL';
+// After MARK_SIGNED_HERE changed nothing: a new statement, so it sees a phone's signature committed while it waited.
+const SIGNED_ELSEWHERE = 'SELECT 1 FROM login_handoffs WHERE interaction_uid = $1 AND signed_at IS NOT NULL';
 
 const fromRow = (row: Row): Handoff => ({
   id: row.id,
@@ -51,6 +54,10 @@ export function createHandoffStore(sql: Sql): HandoffStore {
     },
     async markSigned(id, device, now) {
       return (await sql.query(MARK_SIGNED, [id, device, now], 'handoff_mark_signed')).rowCount === 1;
+    },
+    async markSignedHere(uid, now) {
+      if ((await sql.query(MARK_SIGNED_HERE, [uid, now], 'handoff_mark_signed_here')).rowCount === 1) return true;
+      return (await sql.query(SIGNED_ELSEWHERE, [uid], 'handoff_signed_elsewhere')).rowCount === 0;
     },
   };
 }

@@ -161,6 +161,16 @@ export function createHandoffs(app: AppContext) {
         throw new AppError('handoff_used', 'this link was already used to sign in; return to your computer');
       }
     },
+
+    /**
+     * Inside the desktop's own login transaction: its link is used up too, so a phone signing at the same moment is
+     * refused (`markSigned`), or the desktop is when the phone signed first; one login result, never two overwriting.
+     */
+    async markSignedHere(interaction: Interaction): Promise<void> {
+      if (!(await store.markSignedHere(interaction.uid, clock()))) {
+        throw new AppError('handoff_used', 'this sign-in was already signed on your phone; it continues by itself');
+      }
+    },
   };
 }
 

@@ -214,7 +214,7 @@ export function createLoginApi(app: AppContext, handoffs: Handoffs): Router<Logi
   page.post('/challenge', async (ctx) => challenge(ctx, await loadInteraction(app.provider, ctx, 'login')));
   page.post('/verify', async (ctx) => {
     const interaction = await loadInteraction(app.provider, ctx, 'login');
-    ctx.body = { redirectTo: await verify(ctx, interaction) };
+    ctx.body = { redirectTo: await verify(ctx, interaction, () => handoffs.markSignedHere(interaction)) };
   });
   // Signing on another device (http/handoffs.ts): a new link, and where it stands.
   page.post('/handoff', async (ctx) => {

@@ -80,4 +80,9 @@ export interface HandoffStore {
   claim(id: string, device: string, now: Date): Promise<boolean>;
   /** Marks the handoff signed by its device, inside the login's transaction: true exactly once. */
   markSigned(id: string, device: string, now: Date): Promise<boolean>;
+  /**
+   * Marks the interaction's handoff, if it has one, used by the desktop signing by itself, inside that login's
+   * transaction: false when a device signed through it first (the same row lock orders the two).
+   */
+  markSignedHere(interactionUid: string, now: Date): Promise<boolean>;
 }

@@ -240,6 +240,14 @@ export function createMemoryStores(clock: Clock): MemoryStores {
         h.signedAt = now;
         return true;
       },
+      async markSignedHere(uid, now) {
+        for (const h of handoffs.values()) {
+          if (h.interactionUid !== uid) continue;
+          if (h.signedAt) return false;
+          h.signedAt = now;
+        }
+        return true;
+      },
     },
     secrets: {
       async getOrCreate<T>(name: string, generate: () => T): Promise<T> {

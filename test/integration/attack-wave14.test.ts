@@ -7,7 +7,8 @@ import * as oidc from 'openid-client';
 import { createDb } from '../../src/db/knex.ts';
 import { describeEachDatabase, type Backend } from '../helpers/db.ts';
 import { answerConfirmation, enterUserCode, signInForDevice } from '../helpers/device.ts';
-import { createAgent } from '../helpers/login.ts';
+import { createAgent, postJson, requestChallenge, startLogin, verify } from '../helpers/login.ts';
+import { createOpenidClient } from '../helpers/rp.ts';
 import { REDIRECT_URI, startTestServer } from '../helpers/server.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -129,6 +130,44 @@ describeEachDatabase('attack wave 14', (backend) => {
       assert.equal(count('Interaction'), 2, 'one interaction per request let through');
     } finally {
       await knex.destroy();
+      await db.drop();
+    }
+  });
+
+  it("signs a login in once when the desktop's wallet and a phone holding its link sign at the same moment", async () => {
+    const db = await backend.create();
+    const server = await startTestServer(db);
+    try {
+      const rp = await createOpenidClient(server, { skip_consent: true });
+      for (let round = 0; round < 3; round++) {
+        const desktop = createAgent(server.issuer);
+        const uid = await startLogin(desktop, (await rp.authorize()).url);
+        const { link } = (await postJson<{ link: string }>(desktop, `/interaction/${uid}/handoff`, {})).body;
+        const phoneApi = new URL(link).pathname;
+        // The phone: whoever claimed the link first (a shoulder-surfer, say), with a wallet of its own.
+        const phone = createAgent(server.issuer);
+        const [phoneWallet, desktopWallet] = [Wallet.createRandom(), Wallet.createRandom()];
+        const phoneChallenge = await postJson<{ message: string }>(phone, `${phoneApi}/challenge`, { address: phoneWallet.address, chainId: 1 });
+        const desktopChallenge = await requestChallenge(desktop, uid, desktopWallet.address);
+        const [phoneSignature, desktopSignature] = await Promise.all([
+          phoneWallet.signMessage(phoneChallenge.body.message),
+          desktopWallet.signMessage(desktopChallenge.message),
+        ]);
+        const answers = await Promise.all([
+          postJson<{ error?: string }>(phone, `${phoneApi}/verify`, { message: phoneChallenge.body.message, signature: phoneSignature }),
+          verify(desktop, uid, desktopChallenge.message, desktopSignature),
+        ]);
+        const outcome = answers.map((a) => [a.status, (a.body as { error?: string }).error ?? 'signed']);
+        assert.equal(outcome.filter(([status]) => status === 200).length, 1, `one sign-in per login: ${JSON.stringify(outcome)}`);
+        assert.ok(
+          outcome.every(([status, error]) => status === 200 || error === 'handoff_used' || error === 'wrong_prompt'),
+          JSON.stringify(outcome),
+        );
+      }
+      const successes = await server.ctx.stores.loginEvents.list({ outcome: 'success', limit: 100 });
+      assert.equal(successes.length, 3, 'one success recorded per login');
+    } finally {
+      await server.close();
       await db.drop();
     }
   });
