@@ -23,9 +23,13 @@ const FIND_BY_INTERACTION = `SELECT ${COLUMNS} FROM login_handoffs WHERE interac
 // Conditional updates are the whole race: row locking lets one caller claim, and one mark it signed.
 const CLAIM = 'UPDATE login_handoffs SET device = $2, claimed_at = $3 WHERE id = $1 AND device IS NULL AND claim_until > $3';
 const MARK_SIGNED = 'UPDATE login_handoffs SET signed_at = $3 WHERE id = $1 AND device = $2 AND signed_at IS NULL';
-const MARK_SIGNED_HERE = 'UPDATE login_handoffs SET signed_at = $2 WHERE interaction_uid = $1 AND signed_at IS NULL';
-// After MARK_SIGNED_HERE changed nothing: a new statement, so it sees a phone's signature committed while it waited.
-const SIGNED_ELSEWHERE = 'SELECT 1 FROM login_handoffs WHERE interaction_uid = $1 AND signed_at IS NOT NULL';
+// One statement for every desktop login, with or without a handoff. The SET reads the row as it is once its lock is
+// held (a phone's signature committed while this waited included); `device` becomes DESKTOP only when this marks it,
+// never a device's hash (64 hex digits), so RETURNING tells who signed. No row: no handoff, nothing to refuse.
+const DESKTOP = 'desktop';
+const MARK_SIGNED_HERE = `UPDATE login_handoffs SET signed_at = coalesce(signed_at, $2),
+    device = CASE WHEN signed_at IS NULL THEN '${DESKTOP}' ELSE device END
+  WHERE interaction_uid = $1 RETURNING device = '${DESKTOP}' AS here`;
 
 const fromRow = (row: Row): Handoff => ({
   id: row.id,
@@ -56,8 +60,8 @@ export function createHandoffStore(sql: Sql): HandoffStore {
       return (await sql.query(MARK_SIGNED, [id, device, now], 'handoff_mark_signed')).rowCount === 1;
     },
     async markSignedHere(uid, now) {
-      if ((await sql.query(MARK_SIGNED_HERE, [uid, now], 'handoff_mark_signed_here')).rowCount === 1) return true;
-      return (await sql.query(SIGNED_ELSEWHERE, [uid], 'handoff_signed_elsewhere')).rowCount === 0;
+      const [row] = (await sql.query<{ here: boolean }>(MARK_SIGNED_HERE, [uid, now], 'handoff_mark_signed_here')).rows;
+      return row?.here ?? true;
     },
   };
 }
